@@ -1,0 +1,293 @@
+/**
+ * Client side of the opening handshake (RFC 6455 §4.1): builds the request, follows redirects when
+ * asked, validates the 101 response (accept key, subprotocol, extensions) and hands the upgraded
+ * socket to the WebSocket.
+ */
+import { randomBytes } from 'node:crypto';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Duplex } from 'node:stream';
+import { URL } from 'node:url';
+import { DEFAULT_MAX_PAYLOAD } from './constants.js';
+import { formatExtensions, parseExtensions } from './extension-header.js';
+import { acceptKey, isToken } from './handshake.js';
+import { PerMessageDeflate, type PerMessageDeflateOptions } from './permessage-deflate.js';
+import type { WebSocket } from './websocket.js';
+
+export interface ClientOptions extends Omit<https.RequestOptions, 'headers' | 'timeout'> {
+  headers?: Record<string, string>;
+  origin?: string;
+  protocolVersion?: 8 | 13;
+  handshakeTimeout?: number;
+  followRedirects?: boolean;
+  maxRedirects?: number;
+  maxPayload?: number;
+  maxReceivedFrameSize?: number;
+  skipUTF8Validation?: boolean;
+  autoPong?: boolean;
+  allowSynchronousEvents?: boolean;
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  closeTimeout?: number;
+  finishRequest?: (request: http.ClientRequest, websocket: WebSocket) => void;
+}
+
+interface Attempt {
+  redirects: number;
+  originalHost: string | undefined;
+}
+
+function invalidUrl(message: string): SyntaxError {
+  return new SyntaxError(message);
+}
+
+export function connectClient(
+  ws: WebSocket,
+  address: string | URL,
+  protocols: string[],
+  options: ClientOptions,
+  attempt: Attempt = { redirects: 0, originalHost: undefined },
+): void {
+  const settings = {
+    protocolVersion: 13 as 8 | 13,
+    maxPayload: DEFAULT_MAX_PAYLOAD,
+    skipUTF8Validation: false,
+    autoPong: true,
+    allowSynchronousEvents: true,
+    perMessageDeflate: true as boolean | PerMessageDeflateOptions,
+    followRedirects: false,
+    maxRedirects: 10,
+    ...options,
+  };
+  if (settings.protocolVersion !== 8 && settings.protocolVersion !== 13) {
+    throw new RangeError(`Unsupported protocol version: ${String(settings.protocolVersion)} (supported versions: 8, 13)`);
+  }
+
+  let url: URL;
+  const fail = (error: Error): void => {
+    if (attempt.redirects === 0) throw error;
+    ws.abortConnecting(error.message, error);
+  };
+  try {
+    url = address instanceof URL ? address : new URL(address);
+  } catch {
+    return fail(invalidUrl(`Invalid URL: ${String(address)}`));
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:' && url.protocol !== 'ws+unix:') {
+    return fail(invalidUrl('The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"'));
+  }
+  if (url.protocol === 'ws+unix:' && !url.pathname) return fail(invalidUrl('The URL\'s pathname is empty'));
+  if (url.hash) return fail(invalidUrl('The URL contains a fragment identifier'));
+
+  const seen = new Set<string>();
+  for (const p of protocols) {
+    if (typeof p !== 'string' || !isToken(p) || seen.has(p)) {
+      throw new SyntaxError('An invalid or duplicated subprotocol was specified');
+    }
+    seen.add(p);
+  }
+
+  ws._url = url.href;
+  const secure = url.protocol === 'wss:';
+  const isUnix = url.protocol === 'ws+unix:';
+  const key = randomBytes(16).toString('base64');
+  const defaultPort = secure ? 443 : 80;
+
+  let deflate: PerMessageDeflate | null = null;
+  const headers: Record<string, string> = {
+    ...settings.headers,
+    'Sec-WebSocket-Version': String(settings.protocolVersion),
+    'Sec-WebSocket-Key': key,
+    Connection: 'Upgrade',
+    Upgrade: 'websocket',
+  };
+  if (settings.perMessageDeflate) {
+    deflate = new PerMessageDeflate(
+      settings.perMessageDeflate === true ? {} : settings.perMessageDeflate,
+      false,
+      settings.maxPayload,
+    );
+    headers['Sec-WebSocket-Extensions'] = formatExtensions({ [PerMessageDeflate.extensionName]: deflate.offer() });
+  }
+  if (protocols.length > 0) headers['Sec-WebSocket-Protocol'] = protocols.join(',');
+  if (settings.origin) {
+    headers[settings.protocolVersion === 13 ? 'Origin' : 'Sec-WebSocket-Origin'] = settings.origin;
+  }
+
+  const {
+    headers: _h,
+    origin: _o,
+    protocolVersion: _pv,
+    handshakeTimeout,
+    followRedirects,
+    maxRedirects,
+    maxPayload,
+    maxReceivedFrameSize,
+    skipUTF8Validation,
+    autoPong,
+    allowSynchronousEvents,
+    perMessageDeflate: _pmd,
+    closeTimeout,
+    finishRequest,
+    ...requestOptions
+  } = settings;
+
+  const request: https.RequestOptions = {
+    ...requestOptions,
+    headers,
+    method: 'GET',
+    timeout: handshakeTimeout,
+  };
+  if (isUnix) {
+    // ws+unix:/path/to/socket:/request/path
+    const [socketPath, path] = url.pathname.split(':') as [string, string | undefined];
+    request.socketPath = socketPath;
+    request.path = path || '/';
+  } else {
+    request.host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    request.port = url.port || defaultPort;
+    request.path = `${url.pathname}${url.search}`;
+    if (!requestOptions.servername && secure && !/^[\d.]+$|:/.test(request.host)) {
+      (request as https.RequestOptions & { servername?: string }).servername = request.host;
+    }
+  }
+  if (url.username || url.password) request.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  if (attempt.redirects > 0 && attempt.originalHost !== undefined && attempt.originalHost !== url.host) {
+    // Credentials are not forwarded to another host on redirect.
+    delete headers.authorization;
+    delete headers.Authorization;
+    delete headers.cookie;
+    delete headers.Cookie;
+    if (!url.username && !url.password) delete request.auth;
+  }
+
+  const req = secure ? https.request(request) : http.request(request);
+  let settled = false;
+  ws._onHandshakeAbort = (error) => {
+    settled = true;
+    req.destroy(error);
+  };
+
+  if (handshakeTimeout) {
+    req.on('timeout', () => {
+      if (settled) return;
+      ws.abortConnecting('Opening handshake has timed out');
+    });
+  }
+
+  req.on('error', (error) => {
+    if (settled) return;
+    settled = true;
+    ws._onHandshakeAbort = null;
+    ws.abortConnecting(error.message, error);
+  });
+
+  req.on('response', (res) => {
+    if (settled) return;
+    const location = res.headers.location;
+    const status = res.statusCode ?? 0;
+    if (location && followRedirects && status >= 300 && status < 400) {
+      settled = true;
+      req.destroy();
+      res.resume();
+      if (attempt.redirects + 1 > maxRedirects) {
+        ws.abortConnecting('Maximum redirects exceeded');
+        return;
+      }
+      let next: URL;
+      try {
+        next = new URL(location, url.href.replace(/^ws/, 'http'));
+      } catch {
+        ws.abortConnecting(`Invalid URL: ${location}`);
+        return;
+      }
+      ws.emit('redirect', next.href, req);
+      ws._onHandshakeAbort = null;
+      try {
+        connectClient(ws, next, protocols, options, {
+          redirects: attempt.redirects + 1,
+          originalHost: attempt.originalHost ?? url.host,
+        });
+      } catch (error) {
+        ws.abortConnecting((error as Error).message, error as Error);
+      }
+      return;
+    }
+    if (ws.listenerCount('unexpected-response') > 0) {
+      settled = true;
+      ws.emit('unexpected-response', req, res);
+      return;
+    }
+    ws.abortConnecting(`Unexpected server response: ${status}`);
+  });
+
+  req.on('upgrade', (res: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (settled) {
+      socket.destroy();
+      return;
+    }
+    ws.emit('upgrade', res);
+    // A listener may have closed the socket.
+    if (ws.readyState !== 0) {
+      socket.destroy();
+      return;
+    }
+    settled = true;
+    ws._onHandshakeAbort = null;
+    const reject = (message: string): void => {
+      socket.destroy();
+      ws.abortConnecting(message);
+    };
+    const upgrade = res.headers.upgrade;
+    if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return reject('Invalid Upgrade header');
+    if (res.headers['sec-websocket-accept'] !== acceptKey(key)) return reject('Invalid Sec-WebSocket-Accept header');
+
+    const serverProtocol = res.headers['sec-websocket-protocol'];
+    let protocolError: string | undefined;
+    if (serverProtocol !== undefined) {
+      if (protocols.length === 0) protocolError = 'Server sent a subprotocol but none was requested';
+      else if (!protocols.includes(serverProtocol)) protocolError = 'Server sent an invalid subprotocol';
+    } else if (protocols.length > 0) {
+      protocolError = 'Server sent no subprotocol';
+    }
+    if (protocolError) return reject(protocolError);
+    if (serverProtocol) ws._protocol = serverProtocol;
+
+    const extensionsHeader = res.headers['sec-websocket-extensions'];
+    let negotiated: PerMessageDeflate | null = null;
+    if (extensionsHeader !== undefined) {
+      if (!deflate) return reject('Server sent a Sec-WebSocket-Extensions header but no extension was requested');
+      let offers;
+      try {
+        offers = parseExtensions(extensionsHeader);
+      } catch {
+        return reject('Invalid Sec-WebSocket-Extensions header');
+      }
+      const names = Object.keys(offers);
+      if (names.length !== 1 || names[0] !== PerMessageDeflate.extensionName) {
+        return reject('Server indicated an extension that was not requested');
+      }
+      try {
+        deflate.accept(offers[PerMessageDeflate.extensionName]!);
+      } catch {
+        return reject('Invalid Sec-WebSocket-Extensions header');
+      }
+      negotiated = deflate;
+      ws._extensions = PerMessageDeflate.extensionName;
+    }
+
+    ws.setSocket(socket, head, {
+      maxPayload,
+      maxReceivedFrameSize,
+      skipUTF8Validation,
+      allowSynchronousEvents,
+      autoPong,
+      closeTimeout,
+      perMessageDeflate: negotiated,
+    });
+  });
+
+  if (finishRequest) finishRequest(req, ws);
+  else req.end();
+}

@@ -1,0 +1,280 @@
+/**
+ * Bytes → frames. An incremental state machine that accepts any split of the input: headers are read
+ * straight from the head chunk when they lie in it, payloads that lie in one chunk are handed out as
+ * zero-copy views (unmasked in place), and only payloads spanning chunks are copied, once.
+ * Frame-level rules of RFC 6455 §5 are checked here, as early as the bytes allow.
+ */
+import { MAX_CONTROL_PAYLOAD, MAX_SAFE_PAYLOAD, Opcode } from './constants.js';
+import { WebSocketError, protocolError } from './errors.js';
+import { unmask } from './mask.js';
+
+export interface FrameSink {
+  /** A complete frame; data frames carry opcode 0x0–0x2, control frames 0x8–0xA. */
+  onFrame(opcode: number, fin: boolean, rsv1: boolean, payload: Buffer): void;
+  onParseError(error: WebSocketError): void;
+}
+
+export interface FrameParserOptions {
+  /** Server side: frames must be masked; client side: frames must not be. */
+  isServer: boolean;
+  /** Largest message (sum of its frames' payloads) accepted; 0 or less means no limit. */
+  maxPayload: number;
+  /** Largest single frame payload accepted; 0 or less means no limit. */
+  maxFrameSize?: number;
+}
+
+const EMPTY: Buffer = Buffer.alloc(0);
+const enum State {
+  Header,
+  Payload,
+}
+
+export class FrameParser {
+  /** Set once permessage-deflate is negotiated: RSV1 then marks a compressed message. */
+  rsv1Allowed = false;
+  /** While true the parser keeps bytes buffered and emits nothing. */
+  paused = false;
+  private stopped = false;
+  private running = false;
+
+  private readonly chunks: Buffer[] = [];
+  private offset = 0; // read position in chunks[0]
+  private buffered = 0;
+
+  private state = State.Header;
+  private fin = false;
+  private rsv1 = false;
+  private opcode = 0;
+  private masked = false;
+  private readonly maskKey = Buffer.alloc(4);
+  private payloadLength = 0;
+
+  private messageOpcode = 0; // opcode of the fragmented message in progress, 0 if none
+  private messageLength = 0;
+  private messageCompressed = false;
+
+  private readonly isServer: boolean;
+  private readonly maxPayload: number;
+  private readonly maxFrameSize: number;
+  private readonly scratch = Buffer.alloc(14);
+
+  constructor(
+    private readonly sink: FrameSink,
+    options: FrameParserOptions,
+  ) {
+    this.isServer = options.isServer;
+    this.maxPayload = options.maxPayload > 0 ? options.maxPayload : Infinity;
+    this.maxFrameSize = options.maxFrameSize !== undefined && options.maxFrameSize > 0 ? options.maxFrameSize : Infinity;
+  }
+
+  /** Bytes received and not yet parsed. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.stopped || chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    this.run();
+  }
+
+  /** Parses whatever is buffered (call after clearing `paused`). */
+  run(): void {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (!this.paused && !this.stopped) {
+        if (this.state === State.Header) {
+          if (!this.readHeader()) break;
+        } else if (!this.readPayload()) break;
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Discards everything: nothing is emitted afterwards (used after a close frame or an error). */
+  stop(): void {
+    this.stopped = true;
+    this.chunks.length = 0;
+    this.buffered = 0;
+    this.offset = 0;
+  }
+
+  private fail(error: WebSocketError): false {
+    this.stop();
+    this.sink.onParseError(error);
+    return false;
+  }
+
+  private byteAt(index: number): number {
+    let i = index + this.offset;
+    for (let c = 0; c < this.chunks.length; c++) {
+      const chunk = this.chunks[c]!;
+      if (i < chunk.length) return chunk[i]!;
+      i -= chunk.length;
+    }
+    return -1;
+  }
+
+  /** Returns a buffer holding the next `n` buffered bytes and consumes them. */
+  private take(n: number): Buffer {
+    const head = this.chunks[0]!;
+    const available = head.length - this.offset;
+    this.buffered -= n;
+    if (available > n) {
+      const view = head.subarray(this.offset, this.offset + n);
+      this.offset += n;
+      return view;
+    }
+    if (available === n) {
+      const view = this.offset === 0 ? head : head.subarray(this.offset);
+      this.chunks.shift();
+      this.offset = 0;
+      return view;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let written = 0;
+    while (written < n) {
+      const chunk = this.chunks[0]!;
+      const count = Math.min(chunk.length - this.offset, n - written);
+      chunk.copy(out, written, this.offset, this.offset + count);
+      written += count;
+      this.offset += count;
+      if (this.offset === chunk.length) {
+        this.chunks.shift();
+        this.offset = 0;
+      }
+    }
+    return out;
+  }
+
+  private readHeader(): boolean {
+    if (this.buffered < 2) return false;
+    const b0 = this.byteAt(0);
+    const b1 = this.byteAt(1);
+
+    const fin = (b0 & 0x80) !== 0;
+    const rsv1 = (b0 & 0x40) !== 0;
+    const opcode = b0 & 0x0f;
+    const masked = (b1 & 0x80) !== 0;
+    const len7 = b1 & 0x7f;
+
+    if ((b0 & 0x30) !== 0) return this.fail(protocolError('WS_ERR_UNEXPECTED_RSV_2_3', 'RSV2 and RSV3 must be clear'));
+    if (opcode >= 0x8) {
+      if (opcode > Opcode.Pong) return this.fail(protocolError('WS_ERR_INVALID_OPCODE', `invalid opcode ${opcode}`));
+      if (!fin) return this.fail(protocolError('WS_ERR_EXPECTED_FIN', 'FIN must be set'));
+      if (rsv1) return this.fail(protocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 must be clear'));
+      if (len7 > MAX_CONTROL_PAYLOAD) {
+        return this.fail(protocolError('WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', `invalid payload length ${len7}`));
+      }
+    } else if (opcode === Opcode.Continuation) {
+      if (this.messageOpcode === 0) return this.fail(protocolError('WS_ERR_INVALID_OPCODE', 'invalid opcode 0'));
+      if (rsv1) return this.fail(protocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 must be clear'));
+    } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
+      if (this.messageOpcode !== 0) return this.fail(protocolError('WS_ERR_INVALID_OPCODE', `invalid opcode ${opcode}`));
+      if (rsv1 && !this.rsv1Allowed) return this.fail(protocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 must be clear'));
+    } else {
+      return this.fail(protocolError('WS_ERR_INVALID_OPCODE', `invalid opcode ${opcode}`));
+    }
+    if (masked !== this.isServer) {
+      return this.fail(
+        this.isServer
+          ? protocolError('WS_ERR_EXPECTED_MASK', 'MASK must be set')
+          : protocolError('WS_ERR_UNEXPECTED_MASK', 'MASK must be clear'),
+      );
+    }
+
+    const extended = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
+    const headerLength = 2 + extended + (masked ? 4 : 0);
+    if (this.buffered < headerLength) return false;
+
+    let header: Buffer;
+    let at: number;
+    const head = this.chunks[0]!;
+    if (head.length - this.offset >= headerLength) {
+      header = head;
+      at = this.offset;
+      this.offset += headerLength;
+      this.buffered -= headerLength;
+      if (this.offset === head.length) {
+        this.chunks.shift();
+        this.offset = 0;
+      }
+    } else {
+      header = this.scratch;
+      at = 0;
+      this.take(headerLength).copy(this.scratch, 0);
+    }
+
+    let length = len7;
+    if (len7 === 126) {
+      length = header.readUInt16BE(at + 2);
+    } else if (len7 === 127) {
+      const high = header.readUInt32BE(at + 2);
+      const low = header.readUInt32BE(at + 6);
+      if (high > 0x1fffff) {
+        return this.fail(
+          new WebSocketError(
+            'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH',
+            1009,
+            'Unsupported WebSocket frame: payload length > 2^53 - 1',
+          ),
+        );
+      }
+      length = high * 0x100000000 + low;
+    }
+    if (masked) {
+      const m = at + 2 + extended;
+      this.maskKey[0] = header[m]!;
+      this.maskKey[1] = header[m + 1]!;
+      this.maskKey[2] = header[m + 2]!;
+      this.maskKey[3] = header[m + 3]!;
+    }
+
+    if (opcode < 0x8) {
+      if (length > this.maxFrameSize || length > MAX_SAFE_PAYLOAD) {
+        return this.fail(tooBig('Frame'));
+      }
+      const total = (opcode === Opcode.Continuation ? this.messageLength : 0) + length;
+      if (total > this.maxPayload) return this.fail(tooBig('Message'));
+      if (opcode === Opcode.Continuation) {
+        this.messageLength = total;
+        if (fin) this.messageOpcode = 0;
+      } else {
+        this.messageCompressed = rsv1;
+        if (!fin) {
+          this.messageOpcode = opcode;
+          this.messageLength = length;
+        }
+      }
+    }
+
+    this.fin = fin;
+    this.rsv1 = opcode === Opcode.Continuation ? this.messageCompressed : rsv1;
+    this.opcode = opcode;
+    this.masked = masked;
+    this.payloadLength = length;
+    this.state = State.Payload;
+    return true;
+  }
+
+  private readPayload(): boolean {
+    const length = this.payloadLength;
+    if (this.buffered < length) return false;
+    const payload = length === 0 ? EMPTY : this.take(length);
+    if (this.masked && length > 0) unmask(payload, this.maskKey);
+    this.state = State.Header;
+    this.sink.onFrame(this.opcode, this.fin, this.rsv1, payload);
+    return true;
+  }
+}
+
+function tooBig(what: 'Frame' | 'Message'): WebSocketError {
+  return new WebSocketError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 1009, `${what} exceeds the maximum payload size`);
+}

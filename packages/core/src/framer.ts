@@ -1,0 +1,328 @@
+/**
+ * Messages → frames → socket. Frames written in one tick are gathered into one batch buffer (small
+ * payloads are copied in right behind their header) and handed to the socket in a single write on the
+ * next tick, so an echo of many small messages costs one syscall per tick, not one per message. Large
+ * payloads are not copied: header and payload go out together through cork/uncork (writev).
+ * Steps that complete asynchronously (compression, Blob reads) hold every later frame back, so frames
+ * leave in the order they were sent.
+ */
+import { randomFillSync } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { Opcode } from './constants.js';
+import { maskInto } from './mask.js';
+
+export type SendCallback = (error?: Error | null) => void;
+
+/** The part of permessage-deflate the framer needs. */
+export interface MessageCompressor {
+  readonly threshold: number;
+  compress(data: Buffer, fin: boolean, cb: (error: Error | null, result?: Buffer) => void): void;
+}
+
+const SMALL_PAYLOAD = 16 * 1024;
+const BATCH_SIZE = 64 * 1024;
+
+const maskPool = Buffer.allocUnsafe(8192);
+let maskPoolOffset = maskPool.length;
+function nextMask(): Buffer {
+  if (maskPoolOffset === maskPool.length) {
+    randomFillSync(maskPool);
+    maskPoolOffset = 0;
+  }
+  const key = maskPool.subarray(maskPoolOffset, maskPoolOffset + 4);
+  maskPoolOffset += 4;
+  return key;
+}
+
+/** Header length for a payload of `length` bytes. */
+export function frameHeaderLength(length: number, masked: boolean): number {
+  return (length < 126 ? 2 : length < 65536 ? 4 : 10) + (masked ? 4 : 0);
+}
+
+/** Writes a frame header at `offset`; returns the offset just past it. */
+export function writeFrameHeader(
+  target: Buffer,
+  offset: number,
+  opcode: number,
+  fin: boolean,
+  rsv1: boolean,
+  length: number,
+  maskKey: Buffer | null,
+): number {
+  target[offset] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
+  const maskBit = maskKey ? 0x80 : 0;
+  let o = offset + 2;
+  if (length < 126) {
+    target[offset + 1] = maskBit | length;
+  } else if (length < 65536) {
+    target[offset + 1] = maskBit | 126;
+    target[o] = length >>> 8;
+    target[o + 1] = length & 0xff;
+    o += 2;
+  } else {
+    target[offset + 1] = maskBit | 127;
+    target.writeUInt32BE(Math.floor(length / 0x100000000), o);
+    target.writeUInt32BE(length >>> 0, o + 4);
+    o += 8;
+  }
+  if (maskKey) {
+    target[o] = maskKey[0]!;
+    target[o + 1] = maskKey[1]!;
+    target[o + 2] = maskKey[2]!;
+    target[o + 3] = maskKey[3]!;
+    o += 4;
+  }
+  return o;
+}
+
+/** A whole frame in one new buffer (used where the bytes are built once and written many times). */
+export function buildFrame(opcode: number, fin: boolean, rsv1: boolean, payload: Buffer, mask: boolean): Buffer {
+  const key = mask ? nextMask() : null;
+  const out = Buffer.allocUnsafe(frameHeaderLength(payload.length, mask) + payload.length);
+  const o = writeFrameHeader(out, 0, opcode, fin, rsv1, payload.length, key);
+  if (key) maskInto(payload, key, out, o);
+  else payload.copy(out, o);
+  return out;
+}
+
+export interface MessageOptions {
+  binary: boolean;
+  fin: boolean;
+  mask: boolean;
+  compress: boolean;
+}
+
+export class Framer {
+  compressor: MessageCompressor | null = null;
+
+  private batch: Buffer | null = null;
+  private batchStart = 0;
+  private batchUsed = 0;
+  private out: Buffer[] = [];
+  private callbacks: SendCallback[] = [];
+  private outBytes = 0;
+  private flushScheduled = false;
+
+  private readonly queue: Array<() => void> = [];
+  private queuedBytes = 0;
+  private busy = false;
+  private destroyed = false;
+
+  private inFragmentedMessage = false;
+  private fragmentCompressed = false;
+
+  constructor(private readonly socket: Duplex) {}
+
+  /** Bytes accepted and not yet handed to the socket. */
+  get pendingBytes(): number {
+    return this.outBytes + (this.batchUsed - this.batchStart) + this.queuedBytes;
+  }
+
+  sendMessage(data: Buffer, options: MessageOptions, cb?: SendCallback): void {
+    if (this.busy) {
+      this.queuedBytes += data.length;
+      this.queue.push(() => {
+        this.queuedBytes -= data.length;
+        this.sendMessage(data, options, cb);
+      });
+      return;
+    }
+    let opcode: number = options.binary ? Opcode.Binary : Opcode.Text;
+    let compress: boolean;
+    if (this.inFragmentedMessage) {
+      opcode = Opcode.Continuation;
+      compress = this.fragmentCompressed;
+    } else {
+      compress = options.compress && this.compressor !== null && data.length >= this.compressor.threshold;
+      this.fragmentCompressed = compress;
+    }
+    const first = !this.inFragmentedMessage;
+    this.inFragmentedMessage = !options.fin;
+
+    if (!compress) {
+      this.writeFrame(opcode, options.fin, false, data, options.mask, cb);
+      return;
+    }
+    this.busy = true;
+    this.queuedBytes += data.length;
+    this.compressor!.compress(data, options.fin, (error, result) => {
+      if (this.destroyed) return;
+      this.queuedBytes -= data.length;
+      this.busy = false;
+      if (error || !result) {
+        cb?.(error ?? new Error('Compression failed'));
+        this.socket.destroy(error ?? undefined);
+        return;
+      }
+      this.writeFrame(opcode, options.fin, first, result, options.mask, cb);
+      this.drain();
+    });
+  }
+
+  /** Waits for `job` (e.g. reading a Blob) before anything queued after it is framed. */
+  sendLater(size: number, job: (done: () => void) => void): void {
+    if (this.busy) {
+      this.queuedBytes += size;
+      this.queue.push(() => {
+        this.queuedBytes -= size;
+        this.sendLater(size, job);
+      });
+      return;
+    }
+    this.busy = true;
+    this.queuedBytes += size;
+    job(() => {
+      if (this.destroyed) return;
+      this.queuedBytes -= size;
+      this.busy = false;
+      this.drain();
+    });
+  }
+
+  sendControl(opcode: number, data: Buffer, mask: boolean, cb?: SendCallback): void {
+    if (this.busy) {
+      this.queuedBytes += data.length;
+      this.queue.push(() => {
+        this.queuedBytes -= data.length;
+        this.sendControl(opcode, data, mask, cb);
+      });
+      return;
+    }
+    this.writeFrame(opcode, true, false, data, mask, cb);
+  }
+
+  /** Writes pre-built frame bytes (broadcast: framed once, written to many sockets). */
+  sendRaw(frame: Buffer, cb?: SendCallback): void {
+    if (this.busy) {
+      this.queuedBytes += frame.length;
+      this.queue.push(() => {
+        this.queuedBytes -= frame.length;
+        this.sendRaw(frame, cb);
+      });
+      return;
+    }
+    this.sealBatch();
+    this.out.push(frame);
+    this.outBytes += frame.length;
+    if (cb) this.callbacks.push(cb);
+    this.scheduleFlush();
+  }
+
+  /** Hands everything batched to the socket now. */
+  flush(): void {
+    this.flushScheduled = false;
+    this.sealBatch();
+    const out = this.out;
+    if (out.length === 0) return;
+    const callbacks = this.callbacks;
+    this.out = [];
+    this.callbacks = [];
+    this.outBytes = 0;
+    const done: SendCallback | undefined =
+      callbacks.length === 0
+        ? undefined
+        : callbacks.length === 1
+          ? callbacks[0]
+          : (error) => {
+              for (const cb of callbacks) cb(error);
+            };
+    const socket = this.socket;
+    if (socket.destroyed) {
+      if (done) process.nextTick(done, socketClosedError());
+      return;
+    }
+    if (out.length === 1) {
+      socket.write(out[0]!, done);
+      return;
+    }
+    socket.cork();
+    const last = out.length - 1;
+    for (let i = 0; i < last; i++) socket.write(out[i]!);
+    socket.write(out[last]!, done);
+    socket.uncork();
+  }
+
+  /** Fails every queued send (the socket is gone); nothing is written afterwards. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    const error = socketClosedError();
+    const callbacks = this.callbacks;
+    this.callbacks = [];
+    this.out = [];
+    this.outBytes = 0;
+    this.batch = null;
+    this.batchStart = this.batchUsed = 0;
+    for (const cb of callbacks) process.nextTick(cb, error);
+    // Queued jobs re-enter sendMessage/sendControl; with `destroyed` set they only fail their callback.
+    this.busy = false;
+    const queue = this.queue.splice(0);
+    this.queuedBytes = 0;
+    for (const job of queue) job();
+  }
+
+  private writeFrame(opcode: number, fin: boolean, rsv1: boolean, payload: Buffer, mask: boolean, cb?: SendCallback): void {
+    if (this.destroyed) {
+      if (cb) process.nextTick(cb, socketClosedError());
+      return;
+    }
+    const length = payload.length;
+    const key = mask ? nextMask() : null;
+    const headerLength = frameHeaderLength(length, mask);
+    if (length <= SMALL_PAYLOAD) {
+      const need = headerLength + length;
+      let batch = this.batch;
+      if (batch === null || batch.length - this.batchUsed < need) {
+        this.sealBatch();
+        batch = this.batch = Buffer.allocUnsafe(Math.max(BATCH_SIZE, need));
+        this.batchStart = this.batchUsed = 0;
+      }
+      const o = writeFrameHeader(batch, this.batchUsed, opcode, fin, rsv1, length, key);
+      if (key) maskInto(payload, key, batch, o);
+      else if (length > 0) payload.copy(batch, o);
+      this.batchUsed = o + length;
+    } else {
+      this.sealBatch();
+      if (key) {
+        const frame = Buffer.allocUnsafe(headerLength + length);
+        maskInto(payload, key, frame, writeFrameHeader(frame, 0, opcode, fin, rsv1, length, key));
+        this.out.push(frame);
+      } else {
+        const header = Buffer.allocUnsafe(headerLength);
+        writeFrameHeader(header, 0, opcode, fin, rsv1, length, null);
+        this.out.push(header, payload);
+      }
+      this.outBytes += headerLength + length;
+    }
+    if (cb) this.callbacks.push(cb);
+    this.scheduleFlush();
+  }
+
+  private sealBatch(): void {
+    if (this.batch !== null && this.batchUsed > this.batchStart) {
+      this.out.push(this.batch.subarray(this.batchStart, this.batchUsed));
+      this.outBytes += this.batchUsed - this.batchStart;
+      this.batchStart = this.batchUsed;
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(flushFramer, this);
+  }
+
+  private drain(): void {
+    while (!this.busy && this.queue.length > 0) this.queue.shift()!();
+  }
+}
+
+function flushFramer(framer: Framer): void {
+  framer.flush();
+}
+
+function socketClosedError(): Error {
+  const error = new Error('The socket was closed before the data could be sent') as Error & { code: string };
+  error.code = 'WS_ERR_SOCKET_CLOSED';
+  return error;
+}

@@ -1,0 +1,146 @@
+/**
+ * Server side of the opening handshake (RFC 6455 §4.2): validation of the upgrade request with a
+ * clear HTTP answer for each fault, the accept key, subprotocol parsing, and writing an HTTP refusal on
+ * a raw socket. Header lists are scanned by hand in linear time (no backtracking regular expressions).
+ */
+import { createHash } from 'node:crypto';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { GUID } from './constants.js';
+import { HandshakeError } from './errors.js';
+
+export function acceptKey(key: string): string {
+  return createHash('sha1').update(key + GUID).digest('base64');
+}
+
+const BASE64_KEY = /^[+/0-9A-Za-z]{21}[AQgw]==$/;
+
+/** A Sec-WebSocket-Key must be the base64 form of exactly 16 bytes. */
+export function isValidKey(key: string | undefined): key is string {
+  return typeof key === 'string' && BASE64_KEY.test(key.trim());
+}
+
+// RFC 7230 tchar.
+const TOKEN = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
+
+export function isToken(value: string): boolean {
+  if (value.length === 0) return false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c > 127 || TOKEN[c] === 0) return false;
+  }
+  return true;
+}
+
+/** Splits a comma-separated header list, trimming optional whitespace; empty elements are kept as ''. */
+export function splitHeaderList(value: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (let i = 0; i <= value.length; i++) {
+    if (i === value.length || value.charCodeAt(i) === 0x2c) {
+      let s = start;
+      let e = i;
+      while (s < e && (value.charCodeAt(s) === 0x20 || value.charCodeAt(s) === 0x09)) s++;
+      while (e > s && (value.charCodeAt(e - 1) === 0x20 || value.charCodeAt(e - 1) === 0x09)) e--;
+      out.push(value.slice(s, e));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+/** Whether a comma-separated header (e.g. Connection) contains `token`, case-insensitively. */
+export function headerHasToken(value: string | string[] | undefined, token: string): boolean {
+  if (value === undefined) return false;
+  const values = Array.isArray(value) ? value : [value];
+  const wanted = token.toLowerCase();
+  for (const v of values) {
+    for (const item of splitHeaderList(v)) if (item.toLowerCase() === wanted) return true;
+  }
+  return false;
+}
+
+/** Parses Sec-WebSocket-Protocol: distinct tokens, in order. Throws SyntaxError on a bad or repeated token. */
+export function parseSubprotocols(header: string): Set<string> {
+  const protocols = new Set<string>();
+  for (const item of splitHeaderList(header)) {
+    if (!isToken(item)) throw new SyntaxError(`Invalid subprotocol: ${JSON.stringify(item)}`);
+    if (protocols.has(item)) throw new SyntaxError(`The subprotocol "${item}" is duplicated`);
+    protocols.add(item);
+  }
+  return protocols;
+}
+
+export interface UpgradeRequestInfo {
+  key: string;
+  version: 8 | 13;
+  protocols: Set<string>;
+  extensions: string | undefined;
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** Validates an upgrade request; returns what the handshake needs, or the HTTP refusal to send. */
+export function validateUpgradeRequest(req: IncomingMessage): UpgradeRequestInfo | HandshakeError {
+  if (req.method !== 'GET') return new HandshakeError(405, 'Invalid HTTP method', { Allow: 'GET' });
+  const upgrade = headerValue(req, 'upgrade');
+  if (upgrade === undefined || upgrade.trim().toLowerCase() !== 'websocket') {
+    return new HandshakeError(400, 'Invalid Upgrade header');
+  }
+  if (!headerHasToken(req.headers.connection, 'upgrade')) {
+    return new HandshakeError(400, 'Invalid Connection header');
+  }
+  const key = headerValue(req, 'sec-websocket-key');
+  if (!isValidKey(key)) return new HandshakeError(400, 'Missing or invalid Sec-WebSocket-Key header');
+  const versionHeader = headerValue(req, 'sec-websocket-version')?.trim();
+  if (versionHeader !== '13' && versionHeader !== '8') {
+    return new HandshakeError(426, 'Missing or invalid Sec-WebSocket-Version header', {
+      'Sec-WebSocket-Version': '13, 8',
+    });
+  }
+  let protocols = new Set<string>();
+  const protocolHeader = headerValue(req, 'sec-websocket-protocol');
+  if (protocolHeader !== undefined) {
+    try {
+      protocols = parseSubprotocols(protocolHeader);
+    } catch {
+      return new HandshakeError(400, 'Invalid Sec-WebSocket-Protocol header');
+    }
+  }
+  return {
+    key: key.trim(),
+    version: versionHeader === '13' ? 13 : 8,
+    protocols,
+    extensions: headerValue(req, 'sec-websocket-extensions'),
+  };
+}
+
+/**
+ * Answers an upgrade request with a real HTTP response on the raw socket, then closes it.
+ * The socket is destroyed once the response is flushed (or at once if it cannot be written).
+ */
+export function writeHttpError(
+  socket: Duplex,
+  status: number,
+  message?: string,
+  headers: Record<string, string | number> = {},
+): void {
+  if (!socket.writable || socket.destroyed) {
+    socket.destroy();
+    return;
+  }
+  const body = message ?? STATUS_CODES[status] ?? '';
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`,
+    'Connection: close',
+    'Content-Type: text/plain; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+  ];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  socket.once('finish', () => socket.destroy());
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+}

@@ -1,0 +1,17 @@
+export { WebSocket, type Data, type RawData, type SendOptions } from './websocket.js';
+export {
+  WebSocketServer,
+  type ServerOptions,
+  type VerifyClient,
+  type VerifyClientCallback,
+  type VerifyClientInfo,
+} from './websocket-server.js';
+export type { ClientOptions } from './client-handshake.js';
+export { WebSocketError, HandshakeError, type WebSocketErrorCode } from './errors.js';
+export { CloseCode, CONNECTING, OPEN, CLOSING, CLOSED, isValidCloseCode } from './constants.js';
+export { PerMessageDeflate, type PerMessageDeflateOptions } from './permessage-deflate.js';
+export { parseExtensions, formatExtensions } from './extension-header.js';
+export { writeHttpError } from './handshake.js';
+
+import { WebSocket } from './websocket.js';
+export default WebSocket;

@@ -1,0 +1,357 @@
+/**
+ * The server: accepts upgrade requests (on its own HTTP server, on one it is given, or through
+ * handleUpgrade with noServer), validates and negotiates the handshake, and tracks its clients.
+ */
+import { EventEmitter } from 'node:events';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { DEFAULT_MAX_PAYLOAD } from './constants.js';
+import { HandshakeError } from './errors.js';
+import { formatExtensions, parseExtensions } from './extension-header.js';
+import { acceptKey, validateUpgradeRequest, writeHttpError } from './handshake.js';
+import { PerMessageDeflate, type PerMessageDeflateOptions } from './permessage-deflate.js';
+import { WebSocket } from './websocket.js';
+
+export interface VerifyClientInfo {
+  origin: string | undefined;
+  secure: boolean;
+  req: http.IncomingMessage;
+}
+export type VerifyClientCallback = (
+  verified: boolean,
+  code?: number,
+  message?: string,
+  headers?: Record<string, string | number>,
+) => void;
+export type VerifyClient =
+  | ((info: VerifyClientInfo) => boolean)
+  | ((info: VerifyClientInfo, callback: VerifyClientCallback) => void);
+
+export interface ServerOptions<T extends typeof WebSocket = typeof WebSocket> {
+  port?: number;
+  host?: string;
+  backlog?: number;
+  server?: http.Server | import('node:https').Server;
+  noServer?: boolean;
+  path?: string;
+  verifyClient?: VerifyClient;
+  handleProtocols?: (protocols: Set<string>, request: http.IncomingMessage) => string | false;
+  clientTracking?: boolean;
+  maxPayload?: number;
+  /** Largest single frame accepted (a message may span many); default: no separate limit. */
+  maxReceivedFrameSize?: number;
+  skipUTF8Validation?: boolean;
+  autoPong?: boolean;
+  allowSynchronousEvents?: boolean;
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** How long to wait for the peer's close frame/TCP close once closing, before destroying the socket. */
+  closeTimeout?: number;
+  /** How long an upgrade request may take to be verified and answered before it is refused (ms). */
+  handshakeTimeout?: number;
+  WebSocket?: T;
+}
+
+const enum ServerState {
+  Running,
+  Closing,
+  Closed,
+}
+
+const UPGRADED = Symbol('wskit.upgraded');
+
+type ResolvedOptions = Required<
+  Pick<
+    ServerOptions,
+    'maxPayload' | 'skipUTF8Validation' | 'autoPong' | 'allowSynchronousEvents' | 'clientTracking' | 'handshakeTimeout'
+  >
+> &
+  ServerOptions;
+
+export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> extends EventEmitter {
+  readonly options: ResolvedOptions;
+  clients: Set<InstanceType<T>>;
+  private _server: http.Server | import('node:https').Server | null = null;
+  private state = ServerState.Running;
+  private shouldEmitClose = false;
+  private removeListeners: (() => void) | null = null;
+
+  constructor(options: ServerOptions<T>, callback?: () => void) {
+    super();
+    this.options = {
+      maxPayload: DEFAULT_MAX_PAYLOAD,
+      skipUTF8Validation: false,
+      autoPong: true,
+      allowSynchronousEvents: true,
+      clientTracking: true,
+      handshakeTimeout: 10_000,
+      perMessageDeflate: false,
+      ...options,
+    } as ResolvedOptions;
+    const o = this.options;
+    const ways = Number(o.port != null) + Number(o.server != null) + Number(Boolean(o.noServer));
+    if (ways !== 1) {
+      throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
+    }
+    this.clients = new Set();
+
+    if (o.port != null) {
+      const server = http.createServer((_req, res) => {
+        const body = http.STATUS_CODES[426]!;
+        res.writeHead(426, { 'Content-Length': body.length, 'Content-Type': 'text/plain' });
+        res.end(body);
+      });
+      // Slow or incomplete upgrade requests are cut off rather than held open.
+      server.headersTimeout = Math.min(server.headersTimeout, o.handshakeTimeout);
+      server.requestTimeout = o.handshakeTimeout;
+      this._server = server;
+      server.listen(o.port, o.host, o.backlog, callback);
+    } else if (o.server) {
+      this._server = o.server;
+    }
+
+    if (this._server) {
+      const server = this._server;
+      const onListening = (): void => {
+        this.emit('listening');
+      };
+      const onError = (error: Error): void => {
+        this.emit('error', error);
+      };
+      const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+        this.handleUpgrade(req, socket, head, (ws) => this.emit('connection', ws, req));
+      };
+      server.on('listening', onListening);
+      server.on('error', onError);
+      server.on('upgrade', onUpgrade);
+      this.removeListeners = () => {
+        server.removeListener('listening', onListening);
+        server.removeListener('error', onError);
+        server.removeListener('upgrade', onUpgrade);
+      };
+    }
+  }
+
+  address(): AddressInfo | string | null {
+    if (this.options.noServer) throw new Error('The server is operating in "noServer" mode');
+    if (!this._server) return null;
+    return this._server.address();
+  }
+
+  /** Whether this server handles the request (the `path` option); override for other routing. */
+  shouldHandle(req: http.IncomingMessage): boolean {
+    const path = this.options.path;
+    if (path === undefined) return true;
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    return (q === -1 ? url : url.slice(0, q)) === path;
+  }
+
+  close(cb?: (error?: Error) => void): void {
+    if (this.state === ServerState.Closed) {
+      if (cb) this.once('close', () => cb(new Error('The server is not running')));
+      process.nextTick(() => this.emitClose());
+      return;
+    }
+    if (cb) this.once('close', cb);
+    if (this.state === ServerState.Closing) return;
+    this.state = ServerState.Closing;
+
+    if (this.options.noServer || this.options.server) {
+      this.removeListeners?.();
+      this.removeListeners = null;
+      this._server = null;
+      if (this.clients.size === 0 || !this.options.clientTracking) process.nextTick(() => this.emitClose());
+      else this.shouldEmitClose = true;
+      return;
+    }
+    const server = this._server!;
+    this.removeListeners?.();
+    this.removeListeners = null;
+    this._server = null;
+    server.close(() => this.emitClose());
+  }
+
+  private emitClose(): void {
+    this.state = ServerState.Closed;
+    this.emit('close');
+  }
+
+  handleUpgrade(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    cb: (client: InstanceType<T>, request: http.IncomingMessage) => void,
+  ): void {
+    socket.on('error', onHandshakeSocketError);
+    const info = validateUpgradeRequest(req);
+    if (info instanceof HandshakeError) {
+      this.refuse(info, socket, req);
+      return;
+    }
+    if (!this.shouldHandle(req) && this.options.path !== undefined) {
+      this.refuse(new HandshakeError(400, 'Path not handled by this server'), socket, req);
+      return;
+    }
+
+    let deflate: PerMessageDeflate | null = null;
+    if (this.options.perMessageDeflate && info.extensions !== undefined) {
+      const candidate = new PerMessageDeflate(
+        this.options.perMessageDeflate === true ? {} : this.options.perMessageDeflate,
+        true,
+        this.options.maxPayload,
+      );
+      let offers;
+      try {
+        offers = parseExtensions(info.extensions);
+      } catch {
+        this.refuse(new HandshakeError(400, 'Invalid or unacceptable Sec-WebSocket-Extensions header'), socket, req);
+        return;
+      }
+      const offered = offers[PerMessageDeflate.extensionName];
+      if (offered) {
+        try {
+          candidate.accept(offered);
+          deflate = candidate;
+        } catch {
+          // No acceptable offer: the extension is declined, the connection goes on without it.
+          deflate = null;
+        }
+      }
+    }
+
+    const verify = this.options.verifyClient;
+    if (!verify) {
+      this.completeUpgrade(info.key, info.protocols, deflate, req, socket, head, cb);
+      return;
+    }
+    const verifyInfo: VerifyClientInfo = {
+      origin: req.headers[info.version === 8 ? 'sec-websocket-origin' : 'origin'] as string | undefined,
+      secure: Boolean((req.socket as { authorized?: boolean; encrypted?: boolean }).authorized ||
+        (req.socket as { encrypted?: boolean }).encrypted),
+      req,
+    };
+    if (verify.length === 2) {
+      let done = false;
+      const timer = setTimeout(() => {
+        if (done) return;
+        done = true;
+        this.refuse(new HandshakeError(408, 'Handshake timed out'), socket, req);
+      }, this.options.handshakeTimeout);
+      timer.unref?.();
+      (verify as (i: VerifyClientInfo, c: VerifyClientCallback) => void)(verifyInfo, (verified, code, message, headers) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (!verified) {
+          this.refuse(new HandshakeError(code ?? 401, message ?? http.STATUS_CODES[code ?? 401] ?? '', stringify(headers)), socket, req);
+          return;
+        }
+        this.completeUpgrade(info.key, info.protocols, deflate, req, socket, head, cb);
+      });
+      return;
+    }
+    let verified: boolean;
+    try {
+      verified = (verify as (i: VerifyClientInfo) => boolean)(verifyInfo);
+    } catch (error) {
+      socket.destroy();
+      throw error;
+    }
+    if (!verified) {
+      this.refuse(new HandshakeError(401, 'Unauthorized'), socket, req);
+      return;
+    }
+    this.completeUpgrade(info.key, info.protocols, deflate, req, socket, head, cb);
+  }
+
+  private completeUpgrade(
+    key: string,
+    protocols: Set<string>,
+    deflate: PerMessageDeflate | null,
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    cb: (client: InstanceType<T>, request: http.IncomingMessage) => void,
+  ): void {
+    if (!socket.readable || !socket.writable || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    const marked = socket as Duplex & { [UPGRADED]?: boolean };
+    if (marked[UPGRADED]) {
+      throw new Error(
+        'server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration',
+      );
+    }
+    if (this.state !== ServerState.Running) {
+      writeHttpError(socket, 503);
+      return;
+    }
+
+    const headers = [
+      'HTTP/1.1 101 Switching Protocols',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Accept: ${acceptKey(key)}`,
+    ];
+    const WebSocketClass = (this.options.WebSocket ?? WebSocket) as T;
+    const ws = new WebSocketClass(null) as InstanceType<T>;
+
+    if (protocols.size > 0) {
+      const chosen = this.options.handleProtocols
+        ? this.options.handleProtocols(protocols, req)
+        : (protocols.values().next().value as string);
+      if (chosen) {
+        headers.push(`Sec-WebSocket-Protocol: ${chosen}`);
+        ws._protocol = chosen;
+      }
+    }
+    if (deflate) {
+      headers.push(`Sec-WebSocket-Extensions: ${formatExtensions({ [PerMessageDeflate.extensionName]: deflate.params ?? {} })}`);
+      ws._extensions = PerMessageDeflate.extensionName;
+    }
+    this.emit('headers', headers, req);
+
+    marked[UPGRADED] = true;
+    socket.write(`${headers.join('\r\n')}\r\n\r\n`);
+    socket.removeListener('error', onHandshakeSocketError);
+
+    ws.setSocket(socket, head, {
+      maxPayload: this.options.maxPayload,
+      maxReceivedFrameSize: this.options.maxReceivedFrameSize,
+      skipUTF8Validation: this.options.skipUTF8Validation,
+      allowSynchronousEvents: this.options.allowSynchronousEvents,
+      autoPong: this.options.autoPong,
+      closeTimeout: this.options.closeTimeout,
+      perMessageDeflate: deflate,
+    });
+
+    if (this.options.clientTracking) {
+      this.clients.add(ws);
+      ws.on('close', () => {
+        this.clients.delete(ws);
+        if (this.shouldEmitClose && this.clients.size === 0) process.nextTick(() => this.emitClose());
+      });
+    }
+    cb(ws, req);
+  }
+
+  private refuse(error: HandshakeError, socket: Duplex, req: http.IncomingMessage): void {
+    if (this.listenerCount('wsClientError') > 0) {
+      this.emit('wsClientError', error, socket, req);
+      return;
+    }
+    writeHttpError(socket, error.status, error.message, error.headers);
+  }
+}
+
+function onHandshakeSocketError(this: Duplex): void {
+  this.destroy();
+}
+
+function stringify(headers: Record<string, string | number> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (headers) for (const [k, v] of Object.entries(headers)) out[k] = String(v);
+  return out;
+}

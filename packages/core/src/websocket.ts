@@ -1,0 +1,473 @@
+/**
+ * The WebSocket: one state machine for both roles (server-accepted and client-initiated), the close
+ * handshake of RFC 6455 §7, and the ws-8-compatible surface (events, send/ping/pong/close/terminate,
+ * pause/resume, readyState, bufferedAmount).
+ */
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import {
+  CLOSED,
+  CLOSING,
+  CONNECTING,
+  DEFAULT_CLOSE_TIMEOUT,
+  EMPTY_BUFFER,
+  MAX_CLOSE_REASON,
+  MAX_CONTROL_PAYLOAD,
+  OPEN,
+  Opcode,
+  isValidCloseCode,
+  type BinaryType,
+  type ReadyState,
+} from './constants.js';
+import { WebSocketError } from './errors.js';
+import { Framer, type SendCallback } from './framer.js';
+import { Receiver, type MessageData, type ReceiverTarget } from './receiver.js';
+import { connectClient, type ClientOptions } from './client-handshake.js';
+import type { PerMessageDeflate } from './permessage-deflate.js';
+
+export type Data = string | Buffer | ArrayBuffer | ArrayBufferView | Blob;
+export type RawData = Buffer | ArrayBuffer | Buffer[];
+
+export interface SendOptions {
+  binary?: boolean;
+  compress?: boolean;
+  fin?: boolean;
+  mask?: boolean;
+}
+
+/** Per-socket settings fixed when the connection opens (server: from the WebSocketServer options). */
+export interface SocketSettings {
+  maxPayload: number;
+  maxReceivedFrameSize?: number;
+  skipUTF8Validation: boolean;
+  allowSynchronousEvents: boolean;
+  autoPong: boolean;
+  closeTimeout?: number;
+  perMessageDeflate?: PerMessageDeflate | null;
+}
+
+const READY_STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
+
+function notOpenError(state: ReadyState): Error {
+  return new Error(`WebSocket is not open: readyState ${state} (${READY_STATE_NAMES[state]})`);
+}
+
+/** Converts any accepted payload type to a Buffer without copying where possible. */
+export function toBuffer(data: Exclude<Data, Blob> | number): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (typeof data === 'string') return Buffer.from(data);
+  if (typeof data === 'number') return Buffer.from(String(data));
+  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return Buffer.from(data);
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError('The data argument must be a string, Buffer, ArrayBuffer, ArrayBufferView or Blob');
+}
+
+function isBlob(value: unknown): value is Blob {
+  return typeof Blob !== 'undefined' && value instanceof Blob;
+}
+
+export class WebSocket extends EventEmitter implements ReceiverTarget {
+  static readonly CONNECTING = CONNECTING;
+  static readonly OPEN = OPEN;
+  static readonly CLOSING = CLOSING;
+  static readonly CLOSED = CLOSED;
+  declare readonly CONNECTING: typeof CONNECTING;
+  declare readonly OPEN: typeof OPEN;
+  declare readonly CLOSING: typeof CLOSING;
+  declare readonly CLOSED: typeof CLOSED;
+
+  /** @internal */ _readyState: ReadyState = CONNECTING;
+  /** @internal */ _socket: Duplex | null = null;
+  /** @internal */ _isServer = true;
+  /** @internal */ _protocol = '';
+  /** @internal */ _extensions = '';
+  /** @internal */ _url: string | undefined;
+  /** @internal */ _closeTimeout = DEFAULT_CLOSE_TIMEOUT;
+  /** @internal */ _perMessageDeflate: PerMessageDeflate | null = null;
+
+  private _binaryType: BinaryType = 'nodebuffer';
+  private framer: Framer | null = null;
+  private receiver: Receiver | null = null;
+  private autoPong = true;
+  private paused = false;
+  private closeFrameSent = false;
+  private closeFrameReceived = false;
+  private closeCode = 1006;
+  private closeReason: Buffer = EMPTY_BUFFER;
+  private closeTimer: NodeJS.Timeout | null = null;
+  private errorEmitted = false;
+  private receiveFailed = false;
+  private socketGone = false;
+  private closeEmitted = false;
+  private bufferedAfterClose = 0;
+  /** @internal Set by whoever terminated the socket on purpose (e.g. the heartbeat), reported as the close reason. */
+  _abortReason: string | null = null;
+
+  constructor(address: string | URL | null, protocols?: string | string[] | ClientOptions, options?: ClientOptions) {
+    super();
+    if (address === null) return;
+    this._isServer = false;
+    if (protocols !== undefined && !Array.isArray(protocols) && typeof protocols === 'object') {
+      options = protocols;
+      protocols = undefined;
+    }
+    const list = protocols === undefined ? [] : Array.isArray(protocols) ? protocols : [protocols];
+    connectClient(this, address, list, options ?? {});
+  }
+
+  get binaryType(): BinaryType {
+    return this._binaryType;
+  }
+
+  set binaryType(type: BinaryType) {
+    if (type !== 'nodebuffer' && type !== 'arraybuffer' && type !== 'fragments') return;
+    this._binaryType = type;
+    if (this.receiver) this.receiver.binaryType = type;
+  }
+
+  get readyState(): ReadyState {
+    return this._readyState;
+  }
+
+  get protocol(): string {
+    return this._protocol;
+  }
+
+  get extensions(): string {
+    return this._extensions;
+  }
+
+  get url(): string | undefined {
+    return this._url;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Bytes accepted by send() and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    if (!this._socket) return this.bufferedAfterClose;
+    return this.bufferedAfterClose + (this.framer?.pendingBytes ?? 0) + this._socket.writableLength;
+  }
+
+  /**
+   * @internal Binds an upgraded socket; the connection is OPEN afterwards. `head` holds bytes that
+   * arrived with the upgrade request/response.
+   */
+  setSocket(socket: Duplex, head: Buffer, settings: SocketSettings): void {
+    this._socket = socket;
+    this.autoPong = settings.autoPong;
+    if (settings.closeTimeout !== undefined) this._closeTimeout = settings.closeTimeout;
+    this.framer = new Framer(socket);
+    const receiver = new Receiver(this, {
+      isServer: this._isServer,
+      maxPayload: settings.maxPayload,
+      maxFrameSize: settings.maxReceivedFrameSize,
+      skipUTF8Validation: settings.skipUTF8Validation,
+      allowSynchronousEvents: settings.allowSynchronousEvents,
+    });
+    receiver.binaryType = this._binaryType;
+    this.receiver = receiver;
+    const deflate = settings.perMessageDeflate ?? null;
+    if (deflate) {
+      this._perMessageDeflate = deflate;
+      this.framer.compressor = deflate;
+      receiver.setDecompressor(deflate);
+    }
+
+    const tcp = socket as Partial<Socket>;
+    tcp.setTimeout?.(0);
+    tcp.setNoDelay?.(true);
+    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
+    socket.on('end', () => this.onSocketEnd());
+    socket.on('close', () => this.onSocketClose());
+    socket.on('error', () => this.onSocketError());
+    if (socket.destroyed) {
+      process.nextTick(() => this.onSocketClose());
+    }
+
+    this._readyState = OPEN;
+    this.emit('open');
+    if (head.length > 0) this.onSocketData(head);
+  }
+
+  // ─── Sending ──────────────────────────────────────────────────────────────
+
+  send(data: Data | number, cb?: SendCallback): void;
+  send(data: Data | number, options: SendOptions, cb?: SendCallback): void;
+  send(data: Data | number, optionsOrCb?: SendOptions | SendCallback, cb?: SendCallback): void {
+    if (this._readyState === CONNECTING) throw notOpenError(CONNECTING);
+    let options: SendOptions = {};
+    if (typeof optionsOrCb === 'function') cb = optionsOrCb;
+    else if (optionsOrCb) options = optionsOrCb;
+
+    if (this._readyState !== OPEN) {
+      this.sendAfterClose(data, cb);
+      return;
+    }
+    const framer = this.framer!;
+    const mask = options.mask ?? !this._isServer;
+    const compress = options.compress ?? true;
+    const fin = options.fin ?? true;
+    if (isBlob(data)) {
+      const binary = options.binary ?? true;
+      framer.sendLater(data.size, (done) => {
+        data.arrayBuffer().then(
+          (buffer) => {
+            framer.sendMessage(Buffer.from(buffer), { binary, fin, mask, compress }, cb);
+            done();
+          },
+          (error: Error) => {
+            cb?.(error);
+            done();
+          },
+        );
+      });
+      return;
+    }
+    const binary = options.binary ?? typeof data !== 'string';
+    framer.sendMessage(toBuffer(data), { binary, fin, mask, compress }, cb);
+  }
+
+  ping(data?: Data | number | SendCallback, mask?: boolean | SendCallback, cb?: SendCallback): void {
+    this.control(Opcode.Ping, data, mask, cb);
+  }
+
+  pong(data?: Data | number | SendCallback, mask?: boolean | SendCallback, cb?: SendCallback): void {
+    this.control(Opcode.Pong, data, mask, cb);
+  }
+
+  private control(
+    opcode: number,
+    data: Data | number | SendCallback | undefined,
+    mask: boolean | SendCallback | undefined,
+    cb: SendCallback | undefined,
+  ): void {
+    if (this._readyState === CONNECTING) throw notOpenError(CONNECTING);
+    if (typeof data === 'function') {
+      cb = data;
+      data = mask = undefined;
+    } else if (typeof mask === 'function') {
+      cb = mask;
+      mask = undefined;
+    }
+    if (isBlob(data)) throw new TypeError('Blob payloads are not supported for control frames');
+    const payload = data === undefined ? EMPTY_BUFFER : toBuffer(data);
+    if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('The data size must not be greater than 125 bytes');
+    if (this._readyState !== OPEN) {
+      this.sendAfterClose(payload, cb);
+      return;
+    }
+    this.framer!.sendControl(opcode, payload, mask ?? !this._isServer, cb);
+  }
+
+  private sendAfterClose(data: Data | number, cb?: SendCallback): void {
+    if (data !== undefined && typeof data !== 'number') {
+      this.bufferedAfterClose += isBlob(data) ? data.size : toBuffer(data).length;
+    }
+    if (cb) process.nextTick(cb, notOpenError(this._readyState));
+  }
+
+  // ─── Closing ──────────────────────────────────────────────────────────────
+
+  close(code?: number, reason?: string | Buffer): void {
+    if (this._readyState === CLOSED) return;
+    if (this._readyState === CONNECTING) {
+      this.abortConnecting('WebSocket was closed before the connection was established');
+      return;
+    }
+    if (this._readyState === CLOSING) {
+      if (this.closeFrameSent && (this.closeFrameReceived || this.receiveFailed)) this._socket!.end();
+      return;
+    }
+    let payload = EMPTY_BUFFER;
+    if (code !== undefined) {
+      if (typeof code !== 'number' || !isValidCloseCode(code)) {
+        throw new TypeError('First argument must be a valid error code number');
+      }
+      const reasonBytes = reason === undefined ? EMPTY_BUFFER : Buffer.isBuffer(reason) ? reason : Buffer.from(reason);
+      if (reasonBytes.length > MAX_CLOSE_REASON) {
+        throw new RangeError('The message must not be greater than 123 bytes');
+      }
+      payload = Buffer.allocUnsafe(2 + reasonBytes.length);
+      payload.writeUInt16BE(code, 0);
+      reasonBytes.copy(payload, 2);
+    }
+    this._readyState = CLOSING;
+    this.sendCloseFrame(payload);
+    this.armCloseTimer();
+  }
+
+  terminate(): void {
+    if (this._readyState === CLOSED) return;
+    if (this._readyState === CONNECTING) {
+      this.abortConnecting('WebSocket was closed before the connection was established');
+      return;
+    }
+    this._readyState = CLOSING;
+    this._socket!.destroy();
+  }
+
+  pause(): void {
+    if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
+    this.paused = true;
+    this._socket!.pause();
+    this.receiver!.pause();
+  }
+
+  resume(): void {
+    if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
+    this.paused = false;
+    if (!this.receiver!.isFinished) this._socket!.resume();
+    this.receiver!.resume();
+  }
+
+  private sendCloseFrame(payload: Buffer): void {
+    const framer = this.framer!;
+    framer.sendControl(Opcode.Close, payload, !this._isServer, (error) => {
+      if (error) return;
+      this.closeFrameSent = true;
+      if (this.closeFrameReceived || this.receiveFailed) this._socket!.end();
+    });
+    framer.flush();
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer || this._closeTimeout <= 0) return;
+    this.closeTimer = setTimeout(() => this._socket?.destroy(), this._closeTimeout);
+    this.closeTimer.unref?.();
+  }
+
+  /** @internal Client handshake failures and aborts land here. */
+  abortConnecting(message: string, error?: Error): void {
+    this._readyState = CLOSING;
+    const err = error ?? new Error(message);
+    this._onHandshakeAbort?.(err);
+    process.nextTick(() => {
+      this.emitError(err);
+      this.emitClose();
+    });
+  }
+
+  /** @internal The client handshake installs a hook that tears down its request. */
+  _onHandshakeAbort: ((error: Error) => void) | null = null;
+
+  /** @internal */
+  emitError(error: Error): void {
+    if (this.errorEmitted) return;
+    this.errorEmitted = true;
+    // An unhandled 'error' event would throw and crash the process: bad input from a peer must not.
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  /** @internal */
+  emitClose(): void {
+    if (this.closeEmitted) return;
+    this.closeEmitted = true;
+    this._readyState = CLOSED;
+    if (this.closeTimer) {
+      clearTimeout(this.closeTimer);
+      this.closeTimer = null;
+    }
+    this._perMessageDeflate?.cleanup();
+    const reason = this.closeFrameReceived || !this._abortReason ? this.closeReason : Buffer.from(this._abortReason);
+    this.emit('close', this.closeCode, reason);
+  }
+
+  // ─── Receiving (ReceiverTarget) ───────────────────────────────────────────
+
+  onMessage(data: MessageData, isBinary: boolean): void {
+    this.emit('message', data, isBinary);
+  }
+
+  onPing(data: Buffer): void {
+    if (this.autoPong && this._readyState === OPEN) this.framer!.sendControl(Opcode.Pong, data, !this._isServer);
+    this.emit('ping', data);
+  }
+
+  onPong(data: Buffer): void {
+    this.emit('pong', data);
+  }
+
+  onCloseFrame(code: number, reason: Buffer): void {
+    this.closeFrameReceived = true;
+    this.closeCode = code;
+    this.closeReason = reason;
+    if (this._readyState === OPEN) {
+      this._readyState = CLOSING;
+      // Echo the peer's code and reason (RFC 6455 §5.5.1); a close without a code is answered without one.
+      let payload = EMPTY_BUFFER;
+      if (code !== 1005) {
+        payload = Buffer.allocUnsafe(2 + reason.length);
+        payload.writeUInt16BE(code, 0);
+        reason.copy(payload, 2);
+      }
+      this.sendCloseFrame(payload);
+      this.armCloseTimer();
+    } else if (this.closeFrameSent) {
+      this._socket!.end();
+    }
+  }
+
+  onReceiveError(error: WebSocketError): void {
+    this.receiveFailed = true;
+    if (this._readyState === OPEN) {
+      this._readyState = CLOSING;
+      this.sendCloseFrame(Buffer.from([error.closeCode >> 8, error.closeCode & 0xff]));
+      this.armCloseTimer();
+    } else if (this.closeFrameSent) {
+      this._socket?.end();
+    }
+    this.emitError(error);
+  }
+
+  // ─── Socket events ────────────────────────────────────────────────────────
+
+  private onSocketData(chunk: Buffer): void {
+    this.receiver!.push(chunk);
+  }
+
+  private onSocketEnd(): void {
+    if (this._readyState === OPEN) this._readyState = CLOSING;
+    this._socket!.end();
+  }
+
+  private onSocketError(): void {
+    // The 'close' event follows; errors of the transport are reported there as 1006.
+    this._socket?.destroy();
+  }
+
+  private onSocketClose(): void {
+    if (this.socketGone) return;
+    this.socketGone = true;
+    this._readyState = CLOSING;
+    const socket = this._socket!;
+    this.bufferedAfterClose += this.framer!.pendingBytes + socket.writableLength;
+    this.framer!.destroy();
+    const receiver = this.receiver!;
+    // Bytes the socket still holds (it was paused) are parsed: no accepted message is lost.
+    if (!receiver.isFinished && typeof (socket as Socket).read === 'function') {
+      let chunk: Buffer | null;
+      while ((chunk = (socket as Socket).read() as Buffer | null) !== null) receiver.push(chunk);
+    }
+    if (receiver.isFinished || !receiver.isHeld) {
+      this.emitClose();
+    } else {
+      receiver.onSettled = () => {
+        receiver.onSettled = null;
+        this.emitClose();
+      };
+    }
+  }
+}
+
+for (const [name, value] of [
+  ['CONNECTING', CONNECTING],
+  ['OPEN', OPEN],
+  ['CLOSING', CLOSING],
+  ['CLOSED', CLOSED],
+] as const) {
+  Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
+}
