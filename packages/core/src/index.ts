@@ -12,6 +12,10 @@ export { CloseCode, CONNECTING, OPEN, CLOSING, CLOSED, isValidCloseCode } from '
 export { PerMessageDeflate, type PerMessageDeflateOptions } from './permessage-deflate.js';
 export { parseExtensions, formatExtensions } from './extension-header.js';
 export { writeHttpError } from './handshake.js';
+export { createUpgradeResponse, type UpgradeResponse } from './upgrade-response.js';
+export { ClientSet, broadcast, type BroadcastOptions } from './client-set.js';
+export { closeAll, type CloseAllOptions } from './shutdown.js';
+export { runHandler } from './handler-gate.js';
 
 import { WebSocket } from './websocket.js';
 export default WebSocket;

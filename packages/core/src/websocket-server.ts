@@ -11,7 +11,8 @@ import { HandshakeError } from './errors.js';
 import { formatExtensions, parseExtensions } from './extension-header.js';
 import { acceptKey, validateUpgradeRequest, writeHttpError } from './handshake.js';
 import { PerMessageDeflate, type PerMessageDeflateOptions } from './permessage-deflate.js';
-import { WebSocket } from './websocket.js';
+import { broadcast, type BroadcastOptions } from './client-set.js';
+import { WebSocket, type Data } from './websocket.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -130,6 +131,14 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
         server.removeListener('upgrade', onUpgrade);
       };
     }
+  }
+
+  /**
+   * Sends one message to every open client (clientTracking must be on). The frame is built once and the
+   * same bytes are written to every socket. Returns the number of clients it was sent to.
+   */
+  broadcast(data: Exclude<Data, Blob>, options?: BroadcastOptions<InstanceType<T>>): number {
+    return broadcast(this.clients, data, options);
   }
 
   address(): AddressInfo | string | null {

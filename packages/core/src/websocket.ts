@@ -190,7 +190,17 @@ export class WebSocket extends EventEmitter implements ReceiverTarget {
 
     this._readyState = OPEN;
     this.emit('open');
-    if (head.length > 0) this.onSocketData(head);
+    // Deferred so that 'connection'/'open' listeners are attached before the first message is parsed.
+    if (head.length > 0) process.nextTick(() => this.onSocketData(head));
+  }
+
+  /** @internal Writes an already framed message (broadcast frames once for many sockets). */
+  _sendFrame(frame: Buffer, cb?: SendCallback): void {
+    if (this._readyState !== OPEN) {
+      this.sendAfterClose(frame, cb);
+      return;
+    }
+    this.framer!.sendRaw(frame, cb);
   }
 
   // ─── Sending ──────────────────────────────────────────────────────────────
@@ -426,6 +436,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget {
   // ─── Socket events ────────────────────────────────────────────────────────
 
   private onSocketData(chunk: Buffer): void {
+    if (this.socketGone && this.closeEmitted) return;
     this.receiver!.push(chunk);
   }
 
