@@ -5,6 +5,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { WebSocket as WsWebSocket, WebSocketServer as WsWebSocketServer, type ServerOptions } from 'ws';
+import * as core from '@wskit/core';
 
 export interface Implementation {
   name: 'wskit' | 'ws';
@@ -14,7 +15,13 @@ export interface Implementation {
 
 export const ws: Implementation = { name: 'ws', WebSocket: WsWebSocket, WebSocketServer: WsWebSocketServer };
 
-export const implementations: Implementation[] = [ws];
+export const wskit: Implementation = {
+  name: 'wskit',
+  WebSocket: core.WebSocket as unknown as typeof WsWebSocket,
+  WebSocketServer: core.WebSocketServer as unknown as typeof WsWebSocketServer,
+};
+
+export const implementations: Implementation[] = [wskit, ws];
 
 export interface RunningServer {
   port: number;
