@@ -135,7 +135,7 @@ function binaryData(data: unknown, binaryType: string): MessageData {
     case 'fragments':
       return Array.isArray(data) ? (data as Buffer[]) : [toBuffer(data)];
     case 'blob':
-      return data instanceof Blob ? data : new Blob([toBuffer(data)]);
+      return data instanceof Blob ? data : new Blob([new Uint8Array(toBuffer(data))]);
     default:
       return toBuffer(data);
   }

@@ -17,7 +17,7 @@ const CLOSED = 3;
 export type StreamableWebSocket = EventEmitter & {
   readonly readyState: number;
   readonly isPaused: boolean;
-  send(data: Buffer | string | ArrayBuffer | ArrayBufferView, cb?: (err?: Error) => void): void;
+  send(data: Buffer | string | ArrayBuffer | ArrayBufferView, cb?: (err?: Error | null) => void): void;
   close(code?: number, reason?: string): void;
   terminate(): void;
   pause(): void;

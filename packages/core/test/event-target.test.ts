@@ -177,6 +177,16 @@ describe('helpers on an EventEmitter', () => {
     expect((got[5] as Buffer[]).map((b) => b[0])).toEqual([9, 10]);
   });
 
+  test("binaryType 'blob' delivers a Blob with the message bytes", async () => {
+    const s = new FakeSocket();
+    s.binaryType = 'blob';
+    const got: unknown[] = [];
+    s.addEventListener('message', (e: MessageEvent) => void got.push(e.data));
+    s.emit('message', Buffer.from([1, 2]), true);
+    expect(got[0]).toBeInstanceOf(Blob);
+    expect([...new Uint8Array(await (got[0] as Blob).arrayBuffer())]).toEqual([1, 2]);
+  });
+
   test('close events carry code, reason string and wasClean; error events carry error and message', () => {
     const s = new FakeSocket();
     const closes: CloseEvent[] = [];
