@@ -113,6 +113,17 @@ function toParams(n: Negotiated): PerMessageDeflateParams {
   return params;
 }
 
+/**
+ * Whether the peer ended its deflate stream (a BFINAL block). 'end' may be emitted a few ticks after
+ * zlib saw the end, later than the flush callback, so the readable state's `ended` flag (set when the
+ * end is pushed; the same internals `ws` reads) is consulted too.
+ */
+function inflaterEnded(stream: zlib.InflateRaw): boolean {
+  if (stream.readableEnded) return true;
+  const state = (stream as unknown as { _readableState?: { ended?: unknown } })._readableState;
+  return state?.ended === true;
+}
+
 function concat(chunks: Buffer[], size: number): Buffer {
   if (chunks.length === 1) return chunks[0];
   if (chunks.length === 0) return EMPTY;
@@ -157,6 +168,8 @@ export class PerMessageDeflate {
   /** Inflated output of the message so far (across fragments). */
   #inflateChunks: Buffer[] = [];
   #inflateSize = 0;
+  /** A message's first fragments went in and its last has not. */
+  #inflateMidMessage = false;
   /** Set once inflation failed; the message stream is broken, so every later call fails alike. */
   #inflateError: WebSocketError | null = null;
 
@@ -385,10 +398,13 @@ export class PerMessageDeflate {
       return;
     }
     let stream = this.#inflate;
-    if (stream === null || stream.readableEnded) {
+    // After a final block, zlib ignores input: the rest of that message is dropped (as zlib drops any
+    // trailing bytes), and the next message starts a fresh stream.
+    if (stream === null || (!this.#inflateMidMessage && inflaterEnded(stream))) {
       stream?.close();
       stream = this.#createInflate();
     }
+    this.#inflateMidMessage = !task.fin;
     this.#inflateTask = task;
     const s = stream;
     if (task.data.length > 0) s.write(task.data);
@@ -407,7 +423,7 @@ export class PerMessageDeflate {
     stream.on('error', (err: Error) => this.#onInflateError(stream, err));
     stream.on('end', () => {
       // The peer ended its deflate stream (BFINAL); the next message starts a fresh one.
-      if (this.#inflate === stream && this.#inflateTask === null) {
+      if (this.#inflate === stream && this.#inflateTask === null && !this.#inflateMidMessage) {
         this.#inflate = null;
         stream.close();
       }
@@ -445,6 +461,7 @@ export class PerMessageDeflate {
     this.#inflateTask = null;
     this.#inflateChunks = [];
     this.#inflateSize = 0;
+    this.#inflateMidMessage = false;
     this.#inflateError = err;
     stream?.close();
     if (task) this.#finishInflate(task, err);
@@ -459,7 +476,7 @@ export class PerMessageDeflate {
       this.#inflateChunks = [];
       this.#inflateSize = 0;
       const n = this.#negotiated as Negotiated;
-      if (stream.readableEnded) {
+      if (inflaterEnded(stream)) {
         this.#inflate = null;
         stream.close();
       } else if (this.#isServer ? n.clientNoContextTakeover : n.serverNoContextTakeover) {

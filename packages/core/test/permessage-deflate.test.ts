@@ -388,6 +388,34 @@ describe('data path', () => {
     expectBytes(await decompress(server, zlib.deflateRawSync(b)), b);
   });
 
+  test('after a BFINAL message, the next one is inflated even when queued back to back', async () => {
+    const { server } = track(negotiate(undefined, undefined));
+    const messages = Array.from({ length: 6 }, (_, i) => Buffer.from(`message ${i} in its own stream `.repeat(20)));
+    // All queued at once: each next decompress starts synchronously after the previous callback.
+    const results = await Promise.all(messages.map((m) => decompress(server, zlib.deflateRawSync(m))));
+    results.forEach((r, i) => expectBytes(r, messages[i]));
+    // Mixed with a message from the reused (sync-flushed) stream after it.
+    const text2 = Buffer.from('regular message after final blocks '.repeat(30));
+    const client = new PerMessageDeflate(undefined, false, 0);
+    client.accept(offersOf('permessage-deflate'));
+    live.push(client);
+    const [x, y] = await Promise.all([
+      decompress(server, zlib.deflateRawSync(text2)),
+      decompress(server, await compress(client, text2)),
+    ]);
+    expectBytes(x, text2);
+    expectBytes(y, text2);
+  });
+
+  test('data after a final block within the same message is ignored', async () => {
+    const { server } = track(negotiate(undefined, undefined));
+    const a = Buffer.from('complete message '.repeat(10));
+    expectBytes(await decompress(server, zlib.deflateRawSync(a), false), Buffer.alloc(0));
+    expectBytes(await decompress(server, Buffer.from([1, 2, 3]), true), a);
+    const b = Buffer.from('next message');
+    expectBytes(await decompress(server, zlib.deflateRawSync(b)), b);
+  });
+
   test('interoperates with the ws implementation in both directions', async () => {
     type WsPmd = {
       offer(): Record<string, unknown>;
