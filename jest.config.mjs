@@ -4,6 +4,8 @@ export default {
   roots: ['<rootDir>/packages', '<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // @nestjs/* (v12) ship ESM only; jest on Node 20 runs CJS, so swc compiles those files too.
+  transformIgnorePatterns: ['/node_modules/(?!@nestjs/)'],
   transform: {
     '^.+\\.(t|j)sx?$': [
       '@swc/jest',
