@@ -12,7 +12,20 @@ import { DEFAULT_MAX_PAYLOAD } from './constants.js';
 import { formatExtensions, parseExtensions } from './extension-header.js';
 import { acceptKey, isToken } from './handshake.js';
 import { PerMessageDeflate, type PerMessageDeflateOptions } from './permessage-deflate.js';
+import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import type { WebSocket } from './websocket.js';
+
+// Clients share one heartbeat engine (one timer) per interval/timeout pair.
+const clientHeartbeats = new Map<string, Heartbeat>();
+function clientHeartbeat(options: HeartbeatOptions): Heartbeat {
+  const key = `${options.interval}/${options.timeout}/${options.resolution ?? ''}`;
+  let engine = clientHeartbeats.get(key);
+  if (!engine) {
+    engine = new Heartbeat(options);
+    clientHeartbeats.set(key, engine);
+  }
+  return engine;
+}
 
 export interface ClientOptions extends Omit<https.RequestOptions, 'headers' | 'timeout'> {
   headers?: Record<string, string>;
@@ -28,6 +41,10 @@ export interface ClientOptions extends Omit<https.RequestOptions, 'headers' | 't
   allowSynchronousEvents?: boolean;
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
   closeTimeout?: number;
+  /** Ping the server when idle; terminate when it stays silent (see the server option of the same name). */
+  heartbeat?: HeartbeatOptions;
+  /** Largest send backlog in bytes before the connection is dropped. Default: no limit. */
+  maxBufferedAmount?: number;
   finishRequest?: (request: http.ClientRequest, websocket: WebSocket) => void;
 }
 
@@ -129,6 +146,8 @@ export function connectClient(
     allowSynchronousEvents,
     perMessageDeflate: _pmd,
     closeTimeout,
+    heartbeat,
+    maxBufferedAmount,
     finishRequest,
     ...requestOptions
   } = settings;
@@ -285,6 +304,8 @@ export function connectClient(
       autoPong,
       closeTimeout,
       perMessageDeflate: negotiated,
+      heartbeat: heartbeat ? clientHeartbeat(heartbeat) : null,
+      maxBufferedAmount,
     });
   });
 

@@ -8,6 +8,9 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GUID } from './constants.js';
 import { HandshakeError } from './errors.js';
+import { isToken } from './extension-header.js';
+
+export { isToken };
 
 export function acceptKey(key: string): string {
   return createHash('sha1').update(key + GUID).digest('base64');
@@ -18,19 +21,6 @@ const BASE64_KEY = /^[+/0-9A-Za-z]{21}[AQgw]==$/;
 /** A Sec-WebSocket-Key must be the base64 form of exactly 16 bytes. */
 export function isValidKey(key: string | undefined): key is string {
   return typeof key === 'string' && BASE64_KEY.test(key.trim());
-}
-
-// RFC 7230 tchar.
-const TOKEN = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
-
-export function isToken(value: string): boolean {
-  if (value.length === 0) return false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c > 127 || TOKEN[c] === 0) return false;
-  }
-  return true;
 }
 
 /** Splits a comma-separated header list, trimming optional whitespace; empty elements are kept as ''. */

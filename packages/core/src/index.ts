@@ -16,6 +16,9 @@ export { createUpgradeResponse, type UpgradeResponse } from './upgrade-response.
 export { ClientSet, broadcast, type BroadcastOptions } from './client-set.js';
 export { closeAll, type CloseAllOptions } from './shutdown.js';
 export { runHandler } from './handler-gate.js';
+export { createWebSocketStream } from './stream.js';
+export { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
+export { Event, MessageEvent, CloseEvent, ErrorEvent, type EventListenerLike } from './event-target.js';
 
 import { WebSocket } from './websocket.js';
 export default WebSocket;

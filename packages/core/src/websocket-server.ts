@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DEFAULT_MAX_PAYLOAD } from './constants.js';
 import { HandshakeError } from './errors.js';
+import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import { formatExtensions, parseExtensions } from './extension-header.js';
 import { acceptKey, validateUpgradeRequest, writeHttpError } from './handshake.js';
 import { PerMessageDeflate, type PerMessageDeflateOptions } from './permessage-deflate.js';
@@ -50,6 +51,10 @@ export interface ServerOptions<T extends typeof WebSocket = typeof WebSocket> {
   closeTimeout?: number;
   /** How long an upgrade request may take to be verified and answered before it is refused (ms). */
   handshakeTimeout?: number;
+  /** Ping idle clients every `interval` ms; terminate those silent for `timeout` ms after a ping. Off by default. */
+  heartbeat?: HeartbeatOptions;
+  /** Largest send backlog per client in bytes; a client past it is dropped (see WebSocket#send). Default: no limit. */
+  maxBufferedAmount?: number;
   WebSocket?: T;
 }
 
@@ -76,6 +81,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
   private state = ServerState.Running;
   private shouldEmitClose = false;
   private removeListeners: (() => void) | null = null;
+  private heartbeat: Heartbeat | null = null;
 
   constructor(options: ServerOptions<T>, callback?: () => void) {
     super();
@@ -95,6 +101,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
     }
     this.clients = new Set();
+    if (o.heartbeat) this.heartbeat = new Heartbeat(o.heartbeat);
 
     if (o.port != null) {
       const server = http.createServer((_req, res) => {
@@ -183,6 +190,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
 
   private emitClose(): void {
     this.state = ServerState.Closed;
+    this.heartbeat?.close();
     this.emit('close');
   }
 
@@ -334,6 +342,8 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       autoPong: this.options.autoPong,
       closeTimeout: this.options.closeTimeout,
       perMessageDeflate: deflate,
+      heartbeat: this.heartbeat,
+      maxBufferedAmount: this.options.maxBufferedAmount,
     });
 
     if (this.options.clientTracking) {

@@ -21,7 +21,14 @@ import {
   type ReadyState,
 } from './constants.js';
 import { WebSocketError } from './errors.js';
+import {
+  addEventListener,
+  defineEventHandlers,
+  removeEventListener,
+  type EventListenerLike,
+} from './event-target.js';
 import { Framer, type SendCallback } from './framer.js';
+import type { Heartbeat, HeartbeatEntry, HeartbeatTarget } from './heartbeat.js';
 import { Receiver, type MessageData, type ReceiverTarget } from './receiver.js';
 import { connectClient, type ClientOptions } from './client-handshake.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
@@ -45,6 +52,10 @@ export interface SocketSettings {
   autoPong: boolean;
   closeTimeout?: number;
   perMessageDeflate?: PerMessageDeflate | null;
+  /** Shared heartbeat engine that watches this socket, if any. */
+  heartbeat?: Heartbeat | null;
+  /** Largest bufferedAmount tolerated; past it the socket is dropped (see send()). 0 or undefined: no limit. */
+  maxBufferedAmount?: number;
 }
 
 const READY_STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
@@ -67,7 +78,7 @@ function isBlob(value: unknown): value is Blob {
   return typeof Blob !== 'undefined' && value instanceof Blob;
 }
 
-export class WebSocket extends EventEmitter implements ReceiverTarget {
+export class WebSocket extends EventEmitter implements ReceiverTarget, HeartbeatTarget {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;
@@ -103,6 +114,14 @@ export class WebSocket extends EventEmitter implements ReceiverTarget {
   private bufferedAfterClose = 0;
   /** @internal Set by whoever terminated the socket on purpose (e.g. the heartbeat), reported as the close reason. */
   _abortReason: string | null = null;
+  private heartbeat: Heartbeat | null = null;
+  private heartbeatEntry: HeartbeatEntry | null = null;
+  private maxBufferedAmount = 0;
+
+  declare onopen: ((event: import('./event-target.js').Event) => void) | null;
+  declare onmessage: ((event: import('./event-target.js').MessageEvent) => void) | null;
+  declare onerror: ((event: import('./event-target.js').ErrorEvent) => void) | null;
+  declare onclose: ((event: import('./event-target.js').CloseEvent) => void) | null;
 
   constructor(address: string | URL | null, protocols?: string | string[] | ClientOptions, options?: ClientOptions) {
     super();
@@ -146,6 +165,29 @@ export class WebSocket extends EventEmitter implements ReceiverTarget {
     return this.paused;
   }
 
+  /** False between a heartbeat ping and the next sign of life from the peer (true without a heartbeat). */
+  get isAlive(): boolean {
+    return this.heartbeatEntry?.isAlive ?? true;
+  }
+
+  /** performance.now() of the last frame received (heartbeat only). */
+  get lastActivity(): number | undefined {
+    return this.heartbeatEntry?.lastActivity;
+  }
+
+  /** Round-trip time of the last answered heartbeat ping, in ms. */
+  get rtt(): number | undefined {
+    return this.heartbeatEntry?.rtt;
+  }
+
+  addEventListener(type: string, listener: EventListenerLike, options?: { once?: boolean }): void {
+    addEventListener.call(this, type, listener, options);
+  }
+
+  removeEventListener(type: string, listener: EventListenerLike): void {
+    removeEventListener.call(this, type, listener);
+  }
+
   /** Bytes accepted by send() and not yet handed to the kernel. */
   get bufferedAmount(): number {
     if (!this._socket) return this.bufferedAfterClose;
@@ -159,6 +201,11 @@ export class WebSocket extends EventEmitter implements ReceiverTarget {
   setSocket(socket: Duplex, head: Buffer, settings: SocketSettings): void {
     this._socket = socket;
     this.autoPong = settings.autoPong;
+    this.maxBufferedAmount = settings.maxBufferedAmount ?? 0;
+    if (settings.heartbeat) {
+      this.heartbeat = settings.heartbeat;
+      this.heartbeatEntry = settings.heartbeat.add(this);
+    }
     if (settings.closeTimeout !== undefined) this._closeTimeout = settings.closeTimeout;
     this.framer = new Framer(socket);
     const receiver = new Receiver(this, {
@@ -238,7 +285,43 @@ export class WebSocket extends EventEmitter implements ReceiverTarget {
       return;
     }
     const binary = options.binary ?? typeof data !== 'string';
-    framer.sendMessage(toBuffer(data), { binary, fin, mask, compress }, cb);
+    const payload = toBuffer(data);
+    if (this.maxBufferedAmount > 0 && this.bufferedAmount + payload.length > this.maxBufferedAmount) {
+      this.dropSlowConsumer(cb);
+      return;
+    }
+    framer.sendMessage(payload, { binary, fin, mask, compress }, cb);
+  }
+
+  /**
+   * The peer does not read fast enough: queued bytes would pass maxBufferedAmount. The socket is
+   * terminated at once (a close frame would wait behind the same backlog, holding the memory we mean to
+   * free): the send fails with WS_ERR_BUFFER_LIMIT, 'error' carries it, 'close' reports 1006.
+   */
+  private dropSlowConsumer(cb?: SendCallback): void {
+    const error = new WebSocketError(
+      'WS_ERR_BUFFER_LIMIT',
+      1008,
+      `Send buffer limit exceeded (maxBufferedAmount ${this.maxBufferedAmount} bytes): the peer is not reading`,
+    );
+    if (cb) process.nextTick(cb, error);
+    this._abortReason = 'send buffer limit exceeded';
+    this.emitError(error);
+    this.terminate();
+  }
+
+  // ─── Heartbeat (HeartbeatTarget) ──────────────────────────────────────────
+
+  /** @internal */
+  sendHeartbeatPing(payload: Buffer): void {
+    if (this._readyState === OPEN) this.framer!.sendControl(Opcode.Ping, payload, !this._isServer);
+  }
+
+  /** @internal */
+  heartbeatTimedOut(): void {
+    this.heartbeatEntry = null;
+    this._abortReason = 'heartbeat timeout';
+    this.terminate();
   }
 
   ping(data?: Data | number | SendCallback, mask?: boolean | SendCallback, cb?: SendCallback): void {
@@ -382,6 +465,10 @@ export class WebSocket extends EventEmitter implements ReceiverTarget {
       this.closeTimer = null;
     }
     this._perMessageDeflate?.cleanup();
+    if (this.heartbeatEntry) {
+      this.heartbeat!.remove(this.heartbeatEntry);
+      this.heartbeatEntry = null;
+    }
     const reason = this.closeFrameReceived || !this._abortReason ? this.closeReason : Buffer.from(this._abortReason);
     this.emit('close', this.closeCode, reason);
   }
@@ -398,7 +485,9 @@ export class WebSocket extends EventEmitter implements ReceiverTarget {
   }
 
   onPong(data: Buffer): void {
+    const rtt = this.heartbeatEntry?.pong(data);
     this.emit('pong', data);
+    if (rtt !== undefined) this.emit('heartbeat', rtt);
   }
 
   onCloseFrame(code: number, reason: Buffer): void {
@@ -437,6 +526,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget {
 
   private onSocketData(chunk: Buffer): void {
     if (this.socketGone && this.closeEmitted) return;
+    this.heartbeatEntry?.touch();
     this.receiver!.push(chunk);
   }
 
@@ -482,3 +572,4 @@ for (const [name, value] of [
 ] as const) {
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
 }
+defineEventHandlers(WebSocket.prototype);
