@@ -87,8 +87,12 @@ export function validateUpgradeRequest(req: IncomingMessage): UpgradeRequestInfo
   const key = headerValue(req, 'sec-websocket-key');
   if (!isValidKey(key)) return new HandshakeError(400, 'Missing or invalid Sec-WebSocket-Key header');
   const versionHeader = headerValue(req, 'sec-websocket-version')?.trim();
+  // A missing version is a malformed request (RFC 6455 §4.2.1); an unsupported one gets 426 (§4.2.2).
+  if (versionHeader === undefined || versionHeader === '') {
+    return new HandshakeError(400, 'Missing Sec-WebSocket-Version header');
+  }
   if (versionHeader !== '13' && versionHeader !== '8') {
-    return new HandshakeError(426, 'Missing or invalid Sec-WebSocket-Version header', {
+    return new HandshakeError(426, 'Unsupported Sec-WebSocket-Version', {
       'Sec-WebSocket-Version': '13, 8',
     });
   }

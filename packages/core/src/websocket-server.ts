@@ -104,9 +104,29 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
     if (o.heartbeat) this.heartbeat = new Heartbeat(o.heartbeat);
 
     if (o.port != null) {
-      const server = http.createServer((_req, res) => {
+      const server = http.createServer((req, res) => {
+        // Node routes a handshake with a broken Upgrade/Connection pair here, not to 'upgrade': a request
+        // that tries to be a WebSocket handshake gets the same 400-class answer handleUpgrade would give.
+        const attempt = req.headers['sec-websocket-key'] !== undefined || req.headers.upgrade !== undefined;
+        const refusal = attempt ? validateUpgradeRequest(req) : null;
+        if (refusal instanceof HandshakeError) {
+          const body = refusal.message;
+          res.writeHead(refusal.status, {
+            ...refusal.headers,
+            Connection: 'close',
+            'Content-Length': Buffer.byteLength(body),
+            'Content-Type': 'text/plain',
+          });
+          res.end(body);
+          return;
+        }
         const body = http.STATUS_CODES[426]!;
-        res.writeHead(426, { 'Content-Length': body.length, 'Content-Type': 'text/plain' });
+        res.writeHead(426, {
+          'Content-Length': body.length,
+          'Content-Type': 'text/plain',
+          Upgrade: 'websocket',
+          Connection: 'Upgrade',
+        });
         res.end(body);
       });
       // Slow or incomplete upgrade requests are cut off rather than held open.
