@@ -16,6 +16,7 @@ export { createUpgradeResponse, type UpgradeResponse } from './upgrade-response.
 export { ClientSet, broadcast, type BroadcastOptions } from './client-set.js';
 export { closeAll, type CloseAllOptions } from './shutdown.js';
 export { runHandler } from './handler-gate.js';
+export { PathPattern, type PathPatternOptions, type PathParams } from './path-pattern.js';
 export { createWebSocketStream } from './stream.js';
 export { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 export { Event, MessageEvent, CloseEvent, ErrorEvent, type EventListenerLike } from './event-target.js';
