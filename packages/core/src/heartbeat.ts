@@ -250,7 +250,9 @@ export class Heartbeat {
       entry.alive = false;
       entry.pingSentAt = now;
       toPing.push(entry);
-      this.#schedule(entry, now + this.timeout);
+      // Look again after the shorter period: when the timeout is the longer one, a prompt answer must
+      // not postpone the next idle check until the timeout would have expired.
+      this.#schedule(entry, now + Math.min(this.timeout, this.interval));
     } else {
       this.#schedule(entry, entry.lastActivity + this.interval);
     }
