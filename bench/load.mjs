@@ -224,20 +224,34 @@ function processRss(pid) {
   }
 }
 
-/** The measured window: wall time, and CPU of server and generator as fractions of one core. */
+/** CPU seconds the whole machine spent busy (all cores), from the first line of /proc/stat. */
+function machineBusySeconds() {
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).map(Number);
+    const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
+    return (total - ticks[3] - ticks[4]) / clockTicks; // minus idle and iowait
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * The measured window: wall time, and CPU of server and generator as fractions of one core; `otherCpu` is what
+ * everything else on the machine used meanwhile (cores), so a noisy neighbour shows up next to the figure.
+ */
 function beginWindow(server) {
   const t0 = process.hrtime.bigint();
   const serverCpu0 = processCpuSeconds(server.pid);
+  const machine0 = machineBusySeconds();
   const ownCpu0 = process.cpuUsage();
   return {
     end() {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const own = process.cpuUsage(ownCpu0);
-      return {
-        seconds,
-        serverCpu: (processCpuSeconds(server.pid) - serverCpu0) / seconds,
-        generatorCpu: (own.user + own.system) / 1e6 / seconds,
-      };
+      const serverCpu = (processCpuSeconds(server.pid) - serverCpu0) / seconds;
+      const generatorCpu = (own.user + own.system) / 1e6 / seconds;
+      const machineCpu = (machineBusySeconds() - machine0) / seconds;
+      return { seconds, serverCpu, generatorCpu, otherCpu: Math.max(0, machineCpu - serverCpu - generatorCpu) };
     },
   };
 }
@@ -389,6 +403,10 @@ async function echo(server, p) {
   for (const conn of conns) conn.socket.destroy();
   if (errors > 0) throw new Error(`${errors} masked server frames`);
   if (closed > 0) throw new Error(`server closed ${closed} connections during the run`);
+  // Replies must be echoes: payload bytes match messages × size, give or take a frame in progress per connection.
+  if (!p.deflate && Math.abs(b1 - b0 - (m1 - m0) * payload.length) > p.conns * payload.length) {
+    throw new Error(`replies carried ${b1 - b0} payload bytes for ${m1 - m0} messages of ${payload.length}`);
+  }
   const metrics = {
     msgsPerSec: (m1 - m0) / cpu.seconds,
     MBps: (b1 - b0) / 1e6 / cpu.seconds,
