@@ -1,0 +1,156 @@
+/**
+ * `wskitExpress(app, options)`: WebSocket routes for an Express 4 or 5 app, without touching Express's
+ * prototypes. It adds `ws()` to the app (and to routers made or adopted through it), hooks the
+ * `upgrade` event of the app's HTTP server(s) once each, and owns shutdown of every socket it accepted.
+ */
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Router, RouterOptions } from 'express';
+import { ClientSet, WebSocketServer, closeAll, runHandler, type ServerOptions, type WebSocket } from '@wskit/core';
+import type { ErrorHook, SocketOptions, WskitExpressOptions } from './options.js';
+import { routerFactoryOf, type RouterFactory } from './router-factory.js';
+import { createUpgradeListener, type RequestHandlingApp } from './upgrade-dispatcher.js';
+import { createWsMethod, type RouteHost, type Routable, type WithWebSocket, type WsMethod } from './ws-method.js';
+import type { WsRoute } from './ws-route.js';
+
+export type AnyServer = HttpServer | HttpsServer;
+
+export interface WskitExpressSetup extends WskitExpressOptions {
+  /** Router factory (`express.Router`) for `Router()`; found from the app when omitted. */
+  Router?: RouterFactory;
+}
+
+export interface WskitExpress<A> {
+  /** The same app, now with `app.ws()`; `app.listen()` hooks the server it creates. */
+  app: A & WithWebSocket;
+  /** The shared noServer WebSocketServer for routes without their own options. */
+  wss: WebSocketServer;
+  /** Every socket accepted by any route of this plugin. */
+  clients: ReadonlySet<WebSocket>;
+  /** Every ws route registered through this plugin, in registration order. */
+  routes: readonly WsRoute[];
+  /** Adds `ws()` to this router / sub-app (the instance only). */
+  applyTo<T extends Routable>(target: T): T & WithWebSocket;
+  /** A new Express router (same Express copy as the app) with `ws()`. */
+  Router(options?: RouterOptions): Router & WithWebSocket;
+  /** Hooks a server created elsewhere (`http.createServer(app)`); idempotent per server. */
+  attach<S extends AnyServer>(server: S): S;
+  /** Stops accepting, closes every socket with 1001, waits up to `shutdownTimeout`, then terminates. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_PIPELINE_TIMEOUT = 10_000;
+
+export function wskitExpress<A extends Routable>(app: A, options: WskitExpressSetup = {}): WskitExpress<A> {
+  const { server: initialServer, onError, shutdownTimeout = 5000, Router: routerOption, ...socketDefaults } = options;
+  const reportError: ErrorHook =
+    onError ?? ((error) => console.error('[@wskit/express] ws handler failed:', error));
+  const wss = new WebSocketServer(toServerOptions(socketDefaults));
+  const servers = new Set<WebSocketServer>([wss]);
+  const clients = new ClientSet<WebSocket>();
+  const routes: WsRoute[] = [];
+  const detachers = new Map<AnyServer, () => void>();
+  let closing: Promise<void> | null = null;
+
+  const host: RouteHost = {
+    serverFor(routeOptions) {
+      if (!routeOptions || Object.keys(routeOptions).length === 0) return wss;
+      const merged: SocketOptions = { ...socketDefaults, ...routeOptions };
+      // A route naming its protocols replaces an inherited selection function.
+      if (routeOptions.protocols && !routeOptions.handleProtocols) delete merged.handleProtocols;
+      const own = new WebSocketServer(toServerOptions(merged));
+      servers.add(own);
+      return own;
+    },
+    accept(route, ws, req, handler) {
+      route.clients.track(ws);
+      clients.track(ws);
+      route.wss.emit('connection', ws, req);
+      void runHandler(ws, () => handler(ws, req, route), (error) => reportError(error, ws, req));
+    },
+  };
+
+  const applyTo = <T extends Routable>(target: T): T & WithWebSocket => {
+    const method = createWsMethod(target, host);
+    const withWs = target as T & WithWebSocket;
+    withWs.ws = ((...args: Parameters<typeof method>) => {
+      const route = method(...args);
+      routes.push(route);
+      return route;
+    }) as WsMethod;
+    return withWs;
+  };
+
+  const attach = <S extends AnyServer>(server: S): S => {
+    if (detachers.has(server)) return server;
+    const listener = createUpgradeListener(
+      app as unknown as RequestHandlingApp,
+      { isClosing: () => closing !== null, pipelineTimeout: options.handshakeTimeout ?? DEFAULT_PIPELINE_TIMEOUT },
+      () => server.listenerCount('upgrade'),
+    );
+    server.on('upgrade', listener);
+    // Closing the server shuts the sockets down too (an instance property, not a prototype patch):
+    // upgraded sockets would otherwise keep `server.close()` from ever completing.
+    const hadOwnClose = Object.prototype.hasOwnProperty.call(server, 'close');
+    const ownClose = server.close as (this: S, callback?: (error?: Error) => void) => S;
+    const wrappedClose = function (this: S, callback?: (error?: Error) => void): S {
+      void shutdown();
+      return ownClose.call(this, callback);
+    };
+    server.close = wrappedClose as S['close'];
+    detachers.set(server, () => {
+      server.removeListener('upgrade', listener);
+      if (server.close !== wrappedClose) return;
+      if (hadOwnClose) server.close = ownClose as S['close'];
+      else delete (server as Partial<AnyServer>).close;
+    });
+    return server;
+  };
+
+  const shutdown = (): Promise<void> => {
+    if (closing) return closing;
+    for (const detach of detachers.values()) detach();
+    detachers.clear();
+    for (const server of servers) server.close();
+    closing = closeAll(clients, { code: 1001, reason: 'Server shutting down', timeout: shutdownTimeout });
+    return closing;
+  };
+
+  const expressApp = applyTo(app);
+  const listenable = expressApp as unknown as { listen?: (...args: unknown[]) => AnyServer };
+  const ownListen = listenable.listen;
+  if (typeof ownListen === 'function') {
+    listenable.listen = function (this: unknown, ...args: unknown[]): AnyServer {
+      return attach(ownListen.apply(this, args));
+    };
+  }
+  if (initialServer) attach(initialServer);
+
+  let routerFactory: RouterFactory | null | undefined = routerOption;
+  return {
+    app: expressApp,
+    wss,
+    clients,
+    routes,
+    applyTo,
+    Router(routerOptions) {
+      routerFactory ??= routerFactoryOf(app);
+      if (!routerFactory) {
+        throw new Error('@wskit/express: cannot find this app\'s Router; pass { Router: express.Router } or use applyTo(express.Router())');
+      }
+      return applyTo(routerFactory(routerOptions));
+    },
+    attach,
+    close: shutdown,
+  };
+}
+
+function toServerOptions(options: SocketOptions): ServerOptions {
+  const { protocols, ...rest } = options;
+  const serverOptions: ServerOptions = { ...rest, noServer: true };
+  if (protocols && !serverOptions.handleProtocols) {
+    const preferred = [...protocols];
+    serverOptions.handleProtocols = (offered) => preferred.find((p) => offered.has(p)) ?? false;
+  }
+  return serverOptions;
+}

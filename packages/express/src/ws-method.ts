@@ -1,0 +1,87 @@
+/**
+ * `app.ws()` / `router.ws()`: registers a WebSocket endpoint as an ordinary Express GET route, so the
+ * app's own router matches it (params, prefixes, `app.param`) and runs its middleware first. The last
+ * handler of that route is a gate: on an upgrade request (marked by the dispatcher) it takes the socket
+ * and performs the handshake; on a plain GET it answers 426 Upgrade Required.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { WebSocket, WebSocketServer } from '@wskit/core';
+import type { SocketOptions } from './options.js';
+import { upgradeContext } from './upgrade-context.js';
+import { WsRoute, type PathParams } from './ws-route.js';
+
+export type WsHandler = (ws: WebSocket, req: Request, route: WsRoute) => unknown;
+/**
+ * Route middleware. Typed as plain request handlers so inline functions get their parameter types;
+ * an error-handling middleware `(err, req, res, next)` also works at runtime (cast it).
+ */
+export type Middleware = RequestHandler;
+export type MiddlewareArg = Middleware | ReadonlyArray<Middleware>;
+
+export interface WsMethod {
+  (path: PathParams, ...stack: [...MiddlewareArg[], WsHandler]): WsRoute;
+  (path: PathParams, options: SocketOptions, ...stack: [...MiddlewareArg[], WsHandler]): WsRoute;
+}
+
+export interface WithWebSocket {
+  ws: WsMethod;
+}
+
+/** Anything with Express's `get(path, ...handlers)` route method: an app, a Router, a sub-app. */
+export interface Routable {
+  get(...args: unknown[]): unknown;
+}
+
+/** What the plugin provides to the routes it registers. */
+export interface RouteHost {
+  /** The server that does handshakes with these options (the shared default one when undefined). */
+  serverFor(options: SocketOptions | undefined): WebSocketServer;
+  /** Called with each accepted socket: tracking, the error hook and holding early messages. */
+  accept(route: WsRoute, ws: WebSocket, req: Request, handler: WsHandler): void;
+}
+
+const UPGRADE_REQUIRED = 'Upgrade Required';
+
+export function createWsMethod(target: Routable, host: RouteHost): WsMethod {
+  return ((path: PathParams, ...rest: unknown[]): WsRoute => {
+    let options: SocketOptions | undefined;
+    if (rest.length > 0 && isOptions(rest[0])) options = rest.shift() as SocketOptions;
+    const handler = rest.pop();
+    if (typeof handler !== 'function') throw new TypeError('ws(): the last argument must be the socket handler');
+    const middleware = rest.flat(1);
+    for (const fn of middleware) {
+      if (typeof fn !== 'function') throw new TypeError('ws(): middleware must be functions');
+    }
+    const route = new WsRoute(path, host.serverFor(options));
+    target.get(path, ...middleware, gate(route, handler as WsHandler, host));
+    return route;
+  }) as WsMethod;
+}
+
+function isOptions(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function gate(route: WsRoute, handler: WsHandler, host: RouteHost): RequestHandler {
+  return (req: Request, res: Response, _next: NextFunction): void => {
+    const context = upgradeContext(req as IncomingMessage);
+    if (!context) {
+      res.statusCode = 426;
+      res.setHeader('Upgrade', 'websocket');
+      res.setHeader('Connection', 'Upgrade');
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      res.setHeader('Content-Length', Buffer.byteLength(UPGRADE_REQUIRED));
+      res.end(UPGRADE_REQUIRED);
+      return;
+    }
+    if (context.claimed) return;
+    context.claimed = true;
+    context.onClaim();
+    // Middleware that already started a response owns the socket; there is nothing to upgrade.
+    if (!context.res.release()) return;
+    route.wss.handleUpgrade(req, context.socket, context.head, (ws) => {
+      host.accept(route, ws, req, handler);
+    });
+  };
+}
