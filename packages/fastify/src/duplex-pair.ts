@@ -1,0 +1,42 @@
+/**
+ * Two connected in-memory Duplex streams, like the two ends of a TCP connection: what one end writes
+ * the other reads, ending one end ends the other's readable side, destroying one destroys both.
+ * (Node 20 has no stream.duplexPair.)
+ */
+import { Duplex } from 'node:stream';
+
+class PairEnd extends Duplex {
+  peer: PairEnd | null = null;
+
+  constructor() {
+    // A half-closed peer is closed, as with a server-side net.Socket.
+    super({ allowHalfOpen: false });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.peer?.push(chunk);
+    callback();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.peer?.push(null);
+    callback();
+  }
+
+  override _read(): void {}
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const peer = this.peer;
+    this.peer = null;
+    if (peer && !peer.destroyed) peer.destroy();
+    callback(error);
+  }
+}
+
+export function createDuplexPair(): [Duplex, Duplex] {
+  const a = new PairEnd();
+  const b = new PairEnd();
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}
