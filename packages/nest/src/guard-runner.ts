@@ -55,18 +55,16 @@ export class GuardRunner {
   }
 
   async #create(type: Type<CanActivate>): Promise<CanActivate> {
-    const app = this.app;
-    if (app) {
+    if (this.app) {
+      // Only ModuleRef is asked of the application itself: a failed app.get() would go through Nest's
+      // exceptions zone, which exits the process unless abortOnError is off. Every module provides it.
+      const moduleRef = this.app.get(ModuleRef, { strict: false });
       try {
-        return app.get(type, { strict: false });
+        return moduleRef.get(type, { strict: false });
       } catch {
-        // not a provider: build it below
+        // not a provider: build it with dependency injection
       }
-      try {
-        return await app.get(ModuleRef, { strict: false }).create(type);
-      } catch {
-        // no module context (a bare HTTP server was given): fall through
-      }
+      return moduleRef.create(type);
     }
     return new type();
   }
