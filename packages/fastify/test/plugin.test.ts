@@ -92,7 +92,7 @@ describe('@wskit/fastify: Fastify lifecycle before the handshake', () => {
     });
     app.register(async (scope) => {
       scope.setErrorHandler((error, _request, reply) => {
-        reply.code(403).send({ handledBy: 'scope', message: error.message });
+        reply.code(403).send({ handledBy: 'scope', message: error instanceof Error ? error.message : String(error) });
       });
       scope.addHook('preHandler', async (request) => {
         if (request.headers['x-allow'] !== 'yes') throw new Error('refused in preHandler');
