@@ -3,7 +3,7 @@ import { InjectWSError, type WebSocketPluginOptions } from '@wskit/fastify';
 import websocket from '@wskit/fastify';
 import { closed, collect, nextMessage } from './helpers.js';
 
-async function build(options?: WebSocketPluginOptions): Promise<{ app: FastifyInstance; hooks: string[] }> {
+async function build(options: WebSocketPluginOptions = {}): Promise<{ app: FastifyInstance; hooks: string[] }> {
   const app = Fastify();
   const hooks: string[] = [];
   await app.register(websocket, options);
