@@ -3,7 +3,7 @@
 // carries the median and the plain ratio, as the console table prints them.
 const COLORS = { wskit: '#1f77b4', 'ws-js': '#9a9a9a', 'ws-native': '#5c5c5c', net: '#e0a030' };
 const AXIS_MAX = 3; // relative scale shown; longer bars are clipped and labelled with their real value
-const WIDTH = 980;
+const WIDTH = 1040;
 const LABEL_W = 300;
 const BAR_W = 520;
 const BAR_H = 14;

@@ -273,7 +273,9 @@ function startServer({ script, env }) {
     }, 15_000);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      const reason = new Error(`server exited (${signal ?? code}): ${stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
+      const lines = stderr.trim().split('\n');
+      const cause = lines.find((l) => /Error|Cannot find/.test(l)) ?? lines[0];
+      const reason = new Error(`server exited (${signal ?? code}) before it was done: ${cause}`);
       reject(reason);
       for (const w of waiting.splice(0)) w.reject(reason);
     });

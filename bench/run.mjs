@@ -157,6 +157,14 @@ function runLoad(server, scenario, params, timeoutMs) {
   });
 }
 
+async function runWithRetry(server, scenario, params, timeoutMs) {
+  const result = await runLoad(server, scenario, params, timeoutMs);
+  if (result.ok || !/^server (exited|did not print READY)/.test(result.error)) return result;
+  // A rebuild of packages/*/dist may be under way in the work tree: one more try after a pause.
+  await new Promise((r) => setTimeout(r, 3000));
+  return runLoad(server, scenario, params, timeoutMs);
+}
+
 const wantedServers = args.has('servers') ? args.get('servers').split(',') : SERVERS.map((s) => s.name);
 const wantedScenarios = args.has('only') ? args.get('only').split(',') : SCENARIOS.map((s) => s.id);
 const servers = SERVERS.filter((s) => wantedServers.includes(s.name));
@@ -171,7 +179,7 @@ for (const note of notes) console.log(`note: ${note}`);
 const available = [];
 const serverInfo = {};
 for (const server of servers) {
-  const probe = await runLoad(server, null, {}, 30_000);
+  const probe = await runWithRetry(server, null, {}, 30_000);
   if (probe.ok) {
     available.push(server);
     serverInfo[server.name] = { label: server.label, available: true, ...probe.info };
@@ -190,7 +198,7 @@ for (const scenario of scenarios) {
   for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < contenders.length; k++) {
       const server = contenders[(k + round) % contenders.length];
-      const result = await runLoad(server, scenario, scenario.params, 120_000);
+      const result = await runWithRetry(server, scenario, scenario.params, 120_000);
       runs.push({ scenario: scenario.id, server: server.name, round, ...result });
       const shown = result.ok
         ? scenario.metrics.map((m) => `${fmt(result.metrics[m.key])} ${m.unit}`).join(', ') +
