@@ -12,6 +12,7 @@ import {
   closeAll,
   createUpgradeResponse,
   runHandler,
+  writeHttpError,
   type UpgradeResponse,
   type WebSocket,
 } from '@wskit/core';
@@ -31,11 +32,16 @@ interface PendingUpgrade {
   socket: Duplex;
   head: Buffer;
   res: UpgradeResponse;
+  /** The deadline passed and 408 was answered. */
+  expired: boolean;
+  /** Cancels the deadline. */
+  stop: () => void;
 }
 
 type HttpHandler = (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) => unknown;
 
 const DEFAULT_CLOSE_TIMEOUT = 5000;
+const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
 const defaultErrorHandler: WebSocketErrorHandler = function (error, _socket, request) {
   request.log.error({ err: error }, 'websocket handler failed');
@@ -95,11 +101,23 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
   const pending = new WeakMap<IncomingMessage, PendingUpgrade>();
   let closing = false;
 
+  const handshakeTimeout = defaults.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     // Node leaves upgrade sockets without an error listener; an aborted client must not crash the process.
     socket.on('error', () => socket.destroy());
     const res = createUpgradeResponse(req, socket);
-    pending.set(req, { socket, head, res });
+    // Upgrade sockets are outside Node's request timeouts: a hook that never finishes must not hold one forever.
+    const upgrade: PendingUpgrade = { socket, head, res, expired: false, stop: () => clearTimeout(timer) };
+    const timer = setTimeout(() => {
+      if (res.headersSent || !res.release()) return;
+      upgrade.expired = true;
+      writeHttpError(socket, 408, 'Request Timeout');
+    }, handshakeTimeout);
+    timer.unref();
+    socket.once('close', upgrade.stop);
+    res.once('finish', upgrade.stop);
+    pending.set(req, upgrade);
     try {
       fastify.routing(req, res);
     } catch (error) {
@@ -178,8 +196,9 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
         return;
       }
       reply.hijack();
-      // False when a response was already started: nothing to upgrade.
-      if (!upgrade.res.release()) return;
+      // False when a response was already started (or the deadline answered 408): nothing to upgrade.
+      if (upgrade.expired || !upgrade.res.release()) return;
+      upgrade.stop();
       wss.handleUpgrade(request.raw, upgrade.socket, upgrade.head, (ws: WebSocket) => {
         routeClients.track(ws);
         allClients.track(ws);

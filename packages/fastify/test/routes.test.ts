@@ -1,7 +1,8 @@
+import { connect as tcpConnect } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { WebSocket } from '@wskit/core';
 import websocket from '@wskit/fastify';
-import { closed, collect, connect, listen, messages, nextMessage } from './helpers.js';
+import { closed, collect, connect, listen, messages, nextMessage, refusal } from './helpers.js';
 
 describe('@wskit/fastify: per-route options, early messages, client sets and broadcast', () => {
   let app: FastifyInstance;
@@ -148,5 +149,58 @@ describe('@wskit/fastify: per-route options, early messages, client sets and bro
     const ws = await connect(`${url.ws}/echo?who=me`);
     expect(await seen).toBe('/echo?who=me');
     ws.close();
+  });
+});
+
+describe('@wskit/fastify: upgrade deadline and malformed handshakes', () => {
+  let app: FastifyInstance;
+  let url: { ws: string; http: string };
+  let releaseHook: () => void = () => {};
+
+  beforeAll(async () => {
+    app = Fastify();
+    await app.register(websocket, { options: { handshakeTimeout: 200 } });
+    app.get(
+      '/stuck',
+      {
+        websocket: true,
+        preHandler: () => new Promise<void>((resolve) => (releaseHook = resolve)),
+      },
+      (socket) => socket.send('too late'),
+    );
+    app.get('/ok', { websocket: true }, (socket) => socket.send('ok'));
+    url = await listen(app);
+  });
+
+  afterAll(() => app.close());
+
+  test('an upgrade whose hooks never finish is answered 408 at the handshake deadline', async () => {
+    const started = Date.now();
+    const refused = await refusal(connect(`${url.ws}/stuck`));
+    expect(refused.status).toBe(408);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    // The hook finishing afterwards must not upgrade the answered socket.
+    releaseHook();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(app.websocketClients('/stuck').size).toBe(0);
+    const ws = await connect(`${url.ws}/ok`);
+    expect(await nextMessage(ws)).toBe('ok');
+    ws.close();
+  });
+
+  test('a handshake that passed the hooks but is malformed gets 400 from the core', async () => {
+    const port = (app.server.address() as { port: number }).port;
+    const response = await new Promise<string>((resolve, reject) => {
+      const socket = tcpConnect(port, '127.0.0.1');
+      let data = '';
+      socket.on('data', (chunk: Buffer) => (data += chunk.toString()));
+      socket.on('close', () => resolve(data));
+      socket.on('error', reject);
+      socket.write(
+        'GET /ok HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: too-short\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+    });
+    expect(response).toMatch(/^HTTP\/1\.1 400 /);
   });
 });
