@@ -110,6 +110,8 @@ export class Framer {
 
   private inFragmentedMessage = false;
   private fragmentCompressed = false;
+  /** Callback of the message being compressed: destroy() fails it, as the compressor drops it unanswered. */
+  private compressingCallback: SendCallback | null = null;
 
   constructor(private readonly socket: Duplex) {}
 
@@ -119,6 +121,11 @@ export class Framer {
   }
 
   sendMessage(data: Buffer, options: MessageOptions, cb?: SendCallback): void {
+    if (this.destroyed) {
+      // The compressor is released with the socket and would never answer.
+      if (cb) process.nextTick(cb, socketClosedError());
+      return;
+    }
     if (this.busy) {
       this.queuedBytes += data.length;
       this.queue.push(() => {
@@ -145,8 +152,10 @@ export class Framer {
     }
     this.busy = true;
     this.queuedBytes += data.length;
+    this.compressingCallback = cb ?? null;
     this.compressor!.compress(data, options.fin, (error, result) => {
       if (this.destroyed) return;
+      this.compressingCallback = null;
       this.queuedBytes -= data.length;
       this.busy = false;
       if (error || !result) {
@@ -218,15 +227,15 @@ export class Framer {
     this.out = [];
     this.callbacks = [];
     this.outBytes = 0;
+    const socket = this.socket;
     const done: SendCallback | undefined =
       callbacks.length === 0
         ? undefined
-        : callbacks.length === 1
-          ? callbacks[0]
-          : (error) => {
-              for (const cb of callbacks) cb(error);
-            };
-    const socket = this.socket;
+        : (error) => {
+            // Node reports a write cancelled by destroy() as a success; those bytes never left.
+            const result = error || !socket.destroyed ? error : socketClosedError();
+            for (const cb of callbacks) cb(result);
+          };
     if (socket.destroyed) {
       if (done) process.nextTick(done, socketClosedError());
       return;
@@ -254,6 +263,9 @@ export class Framer {
     this.batch = null;
     this.batchStart = this.batchUsed = 0;
     for (const cb of callbacks) process.nextTick(cb, error);
+    const compressing = this.compressingCallback;
+    this.compressingCallback = null;
+    if (compressing) process.nextTick(compressing, error);
     // Queued jobs re-enter sendMessage/sendControl; with `destroyed` set they only fail their callback.
     this.busy = false;
     const queue = this.queue.splice(0);
