@@ -169,7 +169,7 @@ export class Framer {
   }
 
   /** Waits for `job` (e.g. reading a Blob) before anything queued after it is framed. */
-  sendLater(size: number, job: (done: () => void) => void): void {
+  sendLater(size: number, job: (done: (send?: () => void) => void) => void): void {
     if (this.busy) {
       this.queuedBytes += size;
       this.queue.push(() => {
@@ -180,10 +180,15 @@ export class Framer {
     }
     this.busy = true;
     this.queuedBytes += size;
-    job(() => {
-      if (this.destroyed) return;
+    // `send` runs once the hold is lifted but before the queue drains: the job's own frame keeps its place.
+    job((send) => {
+      if (this.destroyed) {
+        send?.();
+        return;
+      }
       this.queuedBytes -= size;
       this.busy = false;
+      send?.();
       this.drain();
     });
   }

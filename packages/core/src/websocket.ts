@@ -272,10 +272,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       const binary = options.binary ?? true;
       framer.sendLater(data.size, (done) => {
         data.arrayBuffer().then(
-          (buffer) => {
-            framer.sendMessage(Buffer.from(buffer), { binary, fin, mask, compress }, cb);
-            done();
-          },
+          (buffer) => done(() => framer.sendMessage(Buffer.from(buffer), { binary, fin, mask, compress }, cb)),
           (error: Error) => {
             cb?.(error);
             done();
