@@ -15,7 +15,6 @@ import type {
   RawServerBase,
   RawServerDefault,
   RouteGenericInterface,
-  RouteShorthandOptions,
 } from 'fastify';
 import type { InjectWSContext, WebSocketHandler, WebSocketOptions } from './options.js';
 
@@ -83,5 +82,3 @@ declare module 'fastify' {
     websocketClients: ClientSet | null;
   }
 }
-
-export type { RouteShorthandOptions };
