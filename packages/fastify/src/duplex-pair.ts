@@ -7,6 +7,8 @@ import { Duplex } from 'node:stream';
 
 class PairEnd extends Duplex {
   peer: PairEnd | null = null;
+  /** The writer's callback, held while the peer's readable buffer is full (backpressure). */
+  private blockedWrite: (() => void) | null = null;
 
   constructor() {
     // A half-closed peer is closed, as with a server-side net.Socket.
@@ -14,8 +16,9 @@ class PairEnd extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.peer?.push(chunk);
-    callback();
+    const peer = this.peer;
+    if (!peer || peer.push(chunk)) callback();
+    else peer.blockedWrite = () => callback();
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -23,7 +26,11 @@ class PairEnd extends Duplex {
     callback();
   }
 
-  override _read(): void {}
+  override _read(): void {
+    const resume = this.blockedWrite;
+    this.blockedWrite = null;
+    resume?.();
+  }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const peer = this.peer;

@@ -37,6 +37,9 @@ describe('@wskit/fastify: app.injectWS', () => {
     expect(hooks).toEqual(['onRequest /echo/7?n=1', 'preHandler']);
     ws.send('ping');
     expect(await nextMessage(ws)).toBe('7:ping');
+    const big = 'z'.repeat(4 * 1024 * 1024);
+    ws.send(big);
+    expect(await nextMessage(ws)).toBe(`7:${big}`);
     const closing = closed(ws);
     await app.close();
     expect((await closing).code).toBe(1001);
