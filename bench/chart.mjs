@@ -59,8 +59,14 @@ export function renderChart({ meta, servers, scenarios }) {
       `<text x="${gx}" y="${y + 14}" text-anchor="middle" fill="#777">${g}×</text>`,
     );
   }
+  let lx = 10;
   const legend = names
-    .map((n, i) => `<rect x="${10 + i * 230}" y="32" width="12" height="12" fill="${COLORS[n] ?? '#888'}"/><text x="${28 + i * 230}" y="43">${escape(`${n}: ${servers[n].label}`)}</text>`)
+    .map((n) => {
+      const text = `${n}: ${servers[n].label}`;
+      const item = `<rect x="${lx}" y="32" width="12" height="12" fill="${COLORS[n] ?? '#888'}"/><text x="${lx + 18}" y="43">${escape(text)}</text>`;
+      lx += 18 + text.length * 7 + 24; // ~7 px per character at 12 px sans-serif
+      return item;
+    })
     .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="#fff"/>
