@@ -63,6 +63,10 @@ function collect(ws: AnySocket, count: number): Promise<Array<string | Buffer>> 
   });
 }
 
+function fingerprint(m: string | Buffer): string {
+  return typeof m === 'string' ? `text:${m}` : `binary:${m.toString('base64')}`;
+}
+
 interface Combo {
   serverNoContextTakeover: boolean;
   clientNoContextTakeover: boolean;
@@ -123,7 +127,8 @@ async function runCombo(kind: 'wskit-server' | 'wskit-client', combo: Combo): Pr
     const messages = sampleMessages();
     const received = collect(client, messages.length);
     for (const m of messages) client.send(m);
-    expect(await received).toEqual(messages);
+    // Compared as strings: jest's deep equality walks Buffers byte by byte, far too slowly for 512 runs.
+    expect((await received).map(fingerprint)).toEqual(messages.map(fingerprint));
     client.close();
     await once(client, 'close');
   } finally {
@@ -140,7 +145,7 @@ describe('negotiation parameters × directions (256 combinations each way)', () 
     '%s: every combination negotiates the same parameters as ws and round-trips text and binary',
     async (kind) => {
       const failures: string[] = [];
-      await inBatches(COMBOS, 64, async (combo) => {
+      await inBatches(COMBOS, 16, async (combo) => {
         try {
           await runCombo(kind, combo);
         } catch (error) {
