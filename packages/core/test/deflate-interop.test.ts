@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import * as zlib from 'node:zlib';
-import { WebSocket as WsClient, WebSocketServer as WsServer } from 'ws';
+import { WebSocket as WsClient, WebSocketServer as WsServer, type PerMessageDeflateOptions as WsDeflateOptions } from 'ws';
 import { PerMessageDeflate, WebSocket, WebSocketServer, type PerMessageDeflateOptions } from '@wskit/core';
 import { OP, clientFrame, rawConnect, waitUntil } from './fixtures/raw-ws.js';
 
@@ -109,7 +109,8 @@ async function runCombo(kind: 'wskit-server' | 'wskit-client', combo: Combo): Pr
   const server =
     kind === 'wskit-server'
       ? new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: serverOptions(combo) })
-      : new WsServer({ host: '127.0.0.1', port: 0, perMessageDeflate: serverOptions(combo) });
+      : // @types/ws omits `true` for the window bits, which ws accepts ("use what the client asks").
+        new WsServer({ host: '127.0.0.1', port: 0, perMessageDeflate: serverOptions(combo) as WsDeflateOptions });
   let header: string | undefined;
   (server as WsServer).on('headers', (headers: string[]) => {
     header = headers.find((h) => /^sec-websocket-extensions:/i.test(h))?.replace(/^[^:]*:\s*/, '');
@@ -120,7 +121,7 @@ async function runCombo(kind: 'wskit-server' | 'wskit-client', combo: Combo): Pr
     const url = `ws://127.0.0.1:${port}/`;
     const client =
       kind === 'wskit-server'
-        ? new WsClient(url, { perMessageDeflate: clientOptions(combo) })
+        ? new WsClient(url, { perMessageDeflate: clientOptions(combo) as WsDeflateOptions })
         : new WebSocket(url, { perMessageDeflate: clientOptions(combo) });
     await once(client, 'open');
     expect(paramsOf(header)).toEqual(expectedParams(combo));
