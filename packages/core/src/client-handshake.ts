@@ -162,7 +162,7 @@ export function connectClient(
     // ws+unix:/path/to/socket:/request/path
     const [socketPath, path] = url.pathname.split(':') as [string, string | undefined];
     request.socketPath = socketPath;
-    request.path = path || '/';
+    request.path = `${path || '/'}${url.search}`;
   } else {
     request.host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     request.port = url.port || defaultPort;
