@@ -226,7 +226,8 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       this.refuse(info, socket, req);
       return;
     }
-    if (!this.shouldHandle(req) && this.options.path !== undefined) {
+    // Consulted even without a `path`: a subclass may override shouldHandle (as with ws).
+    if (!this.shouldHandle(req)) {
       this.refuse(new HandshakeError(400, 'Path not handled by this server'), socket, req);
       return;
     }
