@@ -30,7 +30,7 @@ async function serverWithRaw(options: Parameters<typeof wskitServer>[0] = {}) {
   cleanups.push(() => shutdown(wss));
   const peer = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
   const raw = await rawUpgraded(port);
-  cleanups.push(() => raw.socket.destroy());
+  cleanups.push(() => void raw.socket.destroy());
   return { wss, raw, ws: await peer };
 }
 
