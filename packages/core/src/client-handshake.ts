@@ -45,6 +45,9 @@ export interface ClientOptions extends Omit<https.RequestOptions, 'headers' | 't
   heartbeat?: HeartbeatOptions;
   /** Largest send backlog in bytes before the connection is dropped. Default: no limit. */
   maxBufferedAmount?: number;
+  fragmentOutgoingMessages?: boolean;
+  fragmentationThreshold?: number;
+  assembleFragments?: boolean;
   finishRequest?: (request: http.ClientRequest, websocket: WebSocket) => void;
 }
 
@@ -148,6 +151,9 @@ export function connectClient(
     closeTimeout,
     heartbeat,
     maxBufferedAmount,
+    fragmentOutgoingMessages,
+    fragmentationThreshold,
+    assembleFragments,
     finishRequest,
     ...requestOptions
   } = settings;
@@ -306,6 +312,9 @@ export function connectClient(
       perMessageDeflate: negotiated,
       heartbeat: heartbeat ? clientHeartbeat(heartbeat) : null,
       maxBufferedAmount,
+      fragmentOutgoingMessages,
+      fragmentationThreshold,
+      assembleFragments,
     });
   });
 

@@ -34,6 +34,14 @@ export class FrameParser {
   rsv1Allowed = false;
   /** While true the parser keeps bytes buffered and emits nothing. */
   paused = false;
+  /**
+   * Streaming reception: uncompressed data frames are handed out piece by piece as bytes arrive (each
+   * piece a zero-copy view where possible), so no frame is ever buffered whole. Pieces after the first of
+   * a frame are reported as continuations, and `fin` is set on the last piece of a final frame only.
+   */
+  streamData = false;
+  private payloadRead = 0;
+  private readonly pieceKey = Buffer.alloc(4);
   private stopped = false;
   private running = false;
 
@@ -269,11 +277,34 @@ export class FrameParser {
 
   private readPayload(): boolean {
     const length = this.payloadLength;
+    if (this.streamData && this.opcode < 0x8 && !this.rsv1 && length > 0) return this.readPayloadPiece();
     if (this.buffered < length) return false;
     const payload = length === 0 ? EMPTY : this.take(length);
     if (this.masked && length > 0) unmask(payload, this.maskKey);
     this.state = State.Header;
     this.sink.onFrame(this.opcode, this.fin, this.rsv1, payload);
+    return true;
+  }
+
+  private readPayloadPiece(): boolean {
+    const remaining = this.payloadLength - this.payloadRead;
+    const available = Math.min(this.buffered, remaining, this.chunks.length > 0 ? this.chunks[0]!.length - this.offset : 0);
+    if (available === 0) return false;
+    const piece = this.take(available);
+    if (this.masked) {
+      const o = this.payloadRead & 3;
+      const key = this.pieceKey;
+      for (let i = 0; i < 4; i++) key[i] = this.maskKey[(o + i) & 3]!;
+      unmask(piece, key);
+    }
+    const first = this.payloadRead === 0;
+    this.payloadRead += available;
+    const last = this.payloadRead === this.payloadLength;
+    if (last) {
+      this.payloadRead = 0;
+      this.state = State.Header;
+    }
+    this.sink.onFrame(first ? this.opcode : 0, last && this.fin, false, piece);
     return true;
   }
 }

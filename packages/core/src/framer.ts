@@ -112,8 +112,18 @@ export class Framer {
   private fragmentCompressed = false;
   /** Callback of the message being compressed: destroy() fails it, as the compressor drops it unanswered. */
   private compressingCallback: SendCallback | null = null;
+  /** Set while a large message goes out fragment by fragment; pings and pongs may pass it. */
+  private streaming = false;
+  private streamCallback: SendCallback | undefined;
 
-  constructor(private readonly socket: Duplex) {}
+  /**
+   * @param fragmentSize when above 0, messages larger than this are sent as frames of at most this many
+   * bytes, written as the socket drains, so control frames are not stuck behind a huge message.
+   */
+  constructor(
+    private readonly socket: Duplex,
+    private readonly fragmentSize = 0,
+  ) {}
 
   /** Bytes accepted and not yet handed to the socket. */
   get pendingBytes(): number {
@@ -147,7 +157,7 @@ export class Framer {
     this.inFragmentedMessage = !options.fin;
 
     if (!compress) {
-      this.writeFrame(opcode, options.fin, false, data, options.mask, cb);
+      this.writeData(opcode, options.fin, false, data, options.mask, cb);
       return;
     }
     this.busy = true;
@@ -163,9 +173,43 @@ export class Framer {
         this.socket.destroy(error ?? undefined);
         return;
       }
-      this.writeFrame(opcode, options.fin, first, result, options.mask, cb);
+      this.writeData(opcode, options.fin, first, result, options.mask, cb);
       this.drain();
     });
+  }
+
+  private writeData(opcode: number, fin: boolean, rsv1: boolean, payload: Buffer, mask: boolean, cb?: SendCallback): void {
+    const size = this.fragmentSize;
+    if (size <= 0 || payload.length <= size) {
+      this.writeFrame(opcode, fin, rsv1, payload, mask, cb);
+      return;
+    }
+    this.busy = true;
+    this.streaming = true;
+    this.streamCallback = cb;
+    let offset = 0;
+    const pump = (): void => {
+      if (this.destroyed) return;
+      while (offset < payload.length) {
+        const end = Math.min(offset + size, payload.length);
+        const last = end === payload.length;
+        const first = offset === 0;
+        this.writeFrame(first ? opcode : Opcode.Continuation, last && fin, first && rsv1, payload.subarray(offset, end), mask, last ? cb : undefined);
+        offset = end;
+        if (!last) {
+          this.flush();
+          if (this.socket.writableNeedDrain) {
+            this.socket.once('drain', pump);
+            return;
+          }
+        }
+      }
+      this.streaming = false;
+      this.streamCallback = undefined;
+      this.busy = false;
+      this.drain();
+    };
+    pump();
   }
 
   /** Waits for `job` (e.g. reading a Blob) before anything queued after it is framed. */
@@ -194,7 +238,9 @@ export class Framer {
   }
 
   sendControl(opcode: number, data: Buffer, mask: boolean, cb?: SendCallback): void {
-    if (this.busy) {
+    // Control frames may go between the fragments of a message (RFC 6455 §5.4), but a close frame must
+    // follow all data.
+    if (this.busy && !(this.streaming && opcode !== Opcode.Close)) {
       this.queuedBytes += data.length;
       this.queue.push(() => {
         this.queuedBytes -= data.length;
@@ -271,6 +317,10 @@ export class Framer {
     const compressing = this.compressingCallback;
     this.compressingCallback = null;
     if (compressing) process.nextTick(compressing, error);
+    if (this.streamCallback) {
+      process.nextTick(this.streamCallback, error);
+      this.streamCallback = undefined;
+    }
     // Queued jobs re-enter sendMessage/sendControl; with `destroyed` set they only fail their callback.
     this.busy = false;
     const queue = this.queue.splice(0);

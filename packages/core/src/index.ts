@@ -1,4 +1,4 @@
-export { WebSocket, type Data, type RawData, type SendOptions } from './websocket.js';
+export { WebSocket, type Data, type RawData, type SendOptions, type FragmentInfo } from './websocket.js';
 export {
   WebSocketServer,
   type ServerOptions,
@@ -19,6 +19,15 @@ export { runHandler } from './handler-gate.js';
 export { PathPattern, type PathPatternOptions, type PathParams } from './path-pattern.js';
 export { createWebSocketStream } from './stream.js';
 export { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
+export { W3CWebSocket, type W3CClientConfig } from './w3c-websocket.js';
+export {
+  WebSocketRouter,
+  type RouterRequest,
+  type RouterCookie,
+  type RouteHandler,
+  type RouterOptions,
+  type AcceptOptions,
+} from './websocket-router.js';
 export { Event, MessageEvent, CloseEvent, ErrorEvent, type EventListenerLike } from './event-target.js';
 
 import { WebSocket } from './websocket.js';

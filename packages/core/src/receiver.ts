@@ -17,6 +17,8 @@ export interface ReceiverTarget {
   onPong(data: Buffer): void;
   onCloseFrame(code: number, reason: Buffer): void;
   onReceiveError(error: WebSocketError): void;
+  /** With assembleFragments off: each data frame as it arrives. */
+  onFragment(data: Buffer, isBinary: boolean, isFinal: boolean, index: number): void;
 }
 
 /** The part of permessage-deflate the receiver needs. */
@@ -30,6 +32,8 @@ export interface ReceiverOptions {
   maxFrameSize?: number;
   skipUTF8Validation: boolean;
   allowSynchronousEvents: boolean;
+  /** False: deliver every data frame through onFragment instead of assembling whole messages. */
+  assembleFragments?: boolean;
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
@@ -52,6 +56,8 @@ export class Receiver implements FrameSink {
   private decompressor: MessageDecompressor | null = null;
   private readonly validateUtf8: boolean;
   private readonly allowSynchronousEvents: boolean;
+  private readonly assembleFragments: boolean;
+  private fragmentIndex = 0;
 
   private fragments: Buffer[] = [];
   private fragmentBytes = 0;
@@ -75,6 +81,8 @@ export class Receiver implements FrameSink {
     });
     this.validateUtf8 = !options.skipUTF8Validation;
     this.allowSynchronousEvents = options.allowSynchronousEvents;
+    this.assembleFragments = options.assembleFragments ?? true;
+    this.parser.streamData = !this.assembleFragments;
   }
 
   setDecompressor(decompressor: MessageDecompressor | null): void {
@@ -125,7 +133,8 @@ export class Receiver implements FrameSink {
       this.messageCompressed = rsv1;
     }
     if (!this.messageCompressed) {
-      this.addData(payload, fin);
+      if (this.assembleFragments) this.addData(payload, fin);
+      else this.streamFragment(payload, fin);
       return;
     }
     this.inflating = true;
@@ -150,7 +159,24 @@ export class Receiver implements FrameSink {
     this.fail(error);
   }
 
+  /** Streaming reception: nothing is buffered beyond the current frame; UTF-8 is still checked across frames. */
+  private streamFragment(data: Buffer, fin: boolean): void {
+    const binary = this.messageBinary;
+    if (!binary && this.validateUtf8) {
+      if (!this.utf8.write(data) || (fin && !this.utf8.end())) return this.invalidUtf8();
+    }
+    const index = this.fragmentIndex;
+    this.fragmentIndex = fin ? 0 : index + 1;
+    this.target.onFragment(data, binary, fin, index);
+    this.deferIfNeeded();
+  }
+
   private addData(data: Buffer, fin: boolean): void {
+    if (!this.assembleFragments) {
+      // A compressed message is inflated whole (its size bounded by maxPayload), then streamed as one frame.
+      this.streamFragment(data, fin);
+      return;
+    }
     const text = !this.messageBinary;
     if (fin && this.fragments.length === 0) {
       if (text && this.validateUtf8 && !isValidUtf8(data)) return this.invalidUtf8();

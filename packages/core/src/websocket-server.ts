@@ -55,6 +55,12 @@ export interface ServerOptions<T extends typeof WebSocket = typeof WebSocket> {
   heartbeat?: HeartbeatOptions;
   /** Largest send backlog per client in bytes; a client past it is dropped (see WebSocket#send). Default: no limit. */
   maxBufferedAmount?: number;
+  /** Send messages larger than fragmentationThreshold as several frames (pings can pass between them). */
+  fragmentOutgoingMessages?: boolean;
+  /** Largest outgoing frame payload with fragmentOutgoingMessages. Default 16 KiB. */
+  fragmentationThreshold?: number;
+  /** False: sockets emit 'fragment'(data, { isBinary, isFinal, index }) per frame instead of 'message'. */
+  assembleFragments?: boolean;
   WebSocket?: T;
 }
 
@@ -365,6 +371,9 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       perMessageDeflate: deflate,
       heartbeat: this.heartbeat,
       maxBufferedAmount: this.options.maxBufferedAmount,
+      fragmentOutgoingMessages: this.options.fragmentOutgoingMessages,
+      fragmentationThreshold: this.options.fragmentationThreshold,
+      assembleFragments: this.options.assembleFragments,
     });
 
     if (this.options.clientTracking) {

@@ -56,7 +56,23 @@ export interface SocketSettings {
   heartbeat?: Heartbeat | null;
   /** Largest bufferedAmount tolerated; past it the socket is dropped (see send()). 0 or undefined: no limit. */
   maxBufferedAmount?: number;
+  /** Send messages larger than fragmentationThreshold as several frames, interleavable with pings. */
+  fragmentOutgoingMessages?: boolean;
+  /** Largest outgoing frame payload when fragmentOutgoingMessages is on. Default 16 KiB. */
+  fragmentationThreshold?: number;
+  /** False: emit 'fragment' for each data frame instead of 'message' for whole messages. Default true. */
+  assembleFragments?: boolean;
 }
+
+/** Second argument of the 'fragment' event (streaming reception, assembleFragments: false). */
+export interface FragmentInfo {
+  isBinary: boolean;
+  isFinal: boolean;
+  /** Position of this frame in its message, from 0. */
+  index: number;
+}
+
+export const DEFAULT_FRAGMENTATION_THRESHOLD = 16 * 1024;
 
 const READY_STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
 
@@ -207,13 +223,17 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       this.heartbeatEntry = settings.heartbeat.add(this);
     }
     if (settings.closeTimeout !== undefined) this._closeTimeout = settings.closeTimeout;
-    this.framer = new Framer(socket);
+    this.framer = new Framer(
+      socket,
+      settings.fragmentOutgoingMessages ? (settings.fragmentationThreshold ?? DEFAULT_FRAGMENTATION_THRESHOLD) : 0,
+    );
     const receiver = new Receiver(this, {
       isServer: this._isServer,
       maxPayload: settings.maxPayload,
       maxFrameSize: settings.maxReceivedFrameSize,
       skipUTF8Validation: settings.skipUTF8Validation,
       allowSynchronousEvents: settings.allowSynchronousEvents,
+      assembleFragments: settings.assembleFragments,
     });
     receiver.binaryType = this._binaryType;
     this.receiver = receiver;
@@ -474,6 +494,11 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
 
   onMessage(data: MessageData, isBinary: boolean): void {
     this.emit('message', data, isBinary);
+  }
+
+  onFragment(data: Buffer, isBinary: boolean, isFinal: boolean, index: number): void {
+    const info: FragmentInfo = { isBinary, isFinal, index };
+    this.emit('fragment', data, info);
   }
 
   onPing(data: Buffer): void {
