@@ -9,7 +9,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { WebSocket as WsClient } from 'ws';
-import { rawServer, type RawPeer } from './helpers';
+import { rawServer, type RawPeer } from './helpers.js';
 import { W3CWebSocket, WebSocket, WebSocketRouter, WebSocketServer, type FragmentInfo, type RouterRequest } from '@wskit/core';
 
 const run = promisify(execFile);
