@@ -316,3 +316,23 @@ test('a server socket sending masked frames (mask: true) is refused by a ws clie
   ours.send('masked', { mask: true });
   expect((await within(error, 2000, 'ws client error')).code).toBe('WS_ERR_UNEXPECTED_MASK');
 });
+
+test('compress: false sends a plain frame, the default compresses (RSV1 seen on the wire)', async () => {
+  const { wss, port } = await wskitServer({ perMessageDeflate: { threshold: 0 } });
+  servers.push(wss);
+  const peer = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
+  const { rawUpgraded, OP } = await import('./helpers.js');
+  const raw = await rawUpgraded(port, { headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate' } });
+  expect(raw.head?.headers['sec-websocket-extensions']).toMatch(/^permessage-deflate/);
+  const ws = await peer;
+  const text = 'x'.repeat(1000);
+  ws.send(text, { compress: false });
+  ws.send(text);
+  expect(await raw.until(() => raw.frames.filter((f) => f.opcode === OP.text).length === 2)).toBe(true);
+  const [plain, compressed] = raw.frames.filter((f) => f.opcode === OP.text);
+  expect(plain!.rsv1).toBe(false);
+  expect(plain!.payload.toString()).toBe(text);
+  expect(compressed!.rsv1).toBe(true);
+  expect(compressed!.payload.length).toBeLessThan(100);
+  raw.socket.destroy();
+});
