@@ -47,8 +47,8 @@ export const MAX_CLOSE_REASON = 123;
 
 export const EMPTY_BUFFER: Buffer = Buffer.alloc(0);
 
-export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments';
-export const BINARY_TYPES: readonly BinaryType[] = ['nodebuffer', 'arraybuffer', 'fragments'];
+export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
+export const BINARY_TYPES: readonly BinaryType[] = ['nodebuffer', 'arraybuffer', 'fragments', 'blob'];
 
 /**
  * Whether a close code may appear in a close frame on the wire (RFC 6455 §7.4).

@@ -9,7 +9,7 @@ import { WebSocketError, protocolError } from './errors.js';
 import { FrameParser, type FrameSink } from './frame-parser.js';
 import { Utf8Stream, isValidUtf8 } from './utf8.js';
 
-export type MessageData = Buffer | ArrayBuffer | Buffer[];
+export type MessageData = Buffer | ArrayBuffer | Buffer[] | Blob;
 
 export interface ReceiverTarget {
   onMessage(data: MessageData, isBinary: boolean): void;
@@ -216,6 +216,9 @@ export class Receiver implements FrameSink {
         break;
       case 'fragments':
         this.dispatch([data], true);
+        break;
+      case 'blob':
+        this.dispatch(new Blob([data]), true);
         break;
       default:
         this.dispatch(data, true);

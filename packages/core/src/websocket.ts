@@ -17,6 +17,7 @@ import {
   OPEN,
   Opcode,
   isValidCloseCode,
+  BINARY_TYPES,
   type BinaryType,
   type ReadyState,
 } from './constants.js';
@@ -34,6 +35,7 @@ import { connectClient, type ClientOptions } from './client-handshake.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
 
 export type Data = string | Buffer | ArrayBuffer | ArrayBufferView | Blob;
+/** As in @types/ws; with binaryType 'blob', binary messages arrive as a Blob. */
 export type RawData = Buffer | ArrayBuffer | Buffer[];
 
 export interface SendOptions {
@@ -156,7 +158,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
   }
 
   set binaryType(type: BinaryType) {
-    if (type !== 'nodebuffer' && type !== 'arraybuffer' && type !== 'fragments') return;
+    if (!BINARY_TYPES.includes(type)) return;
     this._binaryType = type;
     if (this.receiver) this.receiver.binaryType = type;
   }

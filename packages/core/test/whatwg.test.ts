@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { WebSocketServer as WsServer } from 'ws';
-import { WebSocket } from '@wskit/core';
+import { WebSocket, WebSocketServer } from '@wskit/core';
 
 /** The subset of the browser WebSocket interface the page code uses. */
 interface BrowserWebSocket {
@@ -177,5 +177,32 @@ describe('browser-style code against the wskit client', () => {
     } finally {
       await stop();
     }
+  });
+});
+
+describe("binaryType 'blob'", () => {
+  test('binary messages arrive as a Blob, text still as a Buffer (as in ws 8.18+)', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(wss, 'listening');
+    wss.on('connection', (ws) => {
+      ws.send(Buffer.from([9, 8, 7]));
+      ws.send('text');
+    });
+    const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+    client.binaryType = 'blob';
+    expect(client.binaryType).toBe('blob');
+    const got: Array<[unknown, boolean]> = [];
+    await new Promise<void>((resolve) =>
+      client.on('message', (data: unknown, isBinary: boolean) => {
+        got.push([data, isBinary]);
+        if (got.length === 2) resolve();
+      }),
+    );
+    expect(got[0]![0]).toBeInstanceOf(Blob);
+    expect([...new Uint8Array(await (got[0]![0] as Blob).arrayBuffer())]).toEqual([9, 8, 7]);
+    expect(Buffer.isBuffer(got[1]![0])).toBe(true);
+    expect(String(got[1]![0])).toBe('text');
+    client.terminate();
+    await new Promise((r) => wss.close(r));
   });
 });
