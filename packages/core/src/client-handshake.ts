@@ -8,6 +8,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { URL } from 'node:url';
+import type { ConnectionOptions } from './connection-options.js';
 import { DEFAULT_MAX_PAYLOAD } from './constants.js';
 import { formatExtensions, parseExtensions } from './extension-header.js';
 import { acceptKey, isToken } from './handshake.js';
@@ -27,27 +28,13 @@ function clientHeartbeat(options: HeartbeatOptions): Heartbeat {
   return engine;
 }
 
-export interface ClientOptions extends Omit<https.RequestOptions, 'headers' | 'timeout'> {
+export interface ClientOptions extends Omit<https.RequestOptions, 'headers' | 'timeout'>, ConnectionOptions {
   headers?: Record<string, string>;
   origin?: string;
   protocolVersion?: 8 | 13;
   handshakeTimeout?: number;
   followRedirects?: boolean;
   maxRedirects?: number;
-  maxPayload?: number;
-  maxReceivedFrameSize?: number;
-  skipUTF8Validation?: boolean;
-  autoPong?: boolean;
-  allowSynchronousEvents?: boolean;
-  perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  closeTimeout?: number;
-  /** Ping the server when idle; terminate when it stays silent (see the server option of the same name). */
-  heartbeat?: HeartbeatOptions;
-  /** Largest send backlog in bytes before the connection is dropped. Default: no limit. */
-  maxBufferedAmount?: number;
-  fragmentOutgoingMessages?: boolean;
-  fragmentationThreshold?: number;
-  assembleFragments?: boolean;
   finishRequest?: (request: http.ClientRequest, websocket: WebSocket) => void;
 }
 

@@ -7,6 +7,7 @@ export {
   type VerifyClientInfo,
 } from './websocket-server.js';
 export type { ClientOptions } from './client-handshake.js';
+export type { ConnectionOptions } from './connection-options.js';
 export { WebSocketError, HandshakeError, type WebSocketErrorCode } from './errors.js';
 export { CloseCode, CONNECTING, OPEN, CLOSING, CLOSED, isValidCloseCode } from './constants.js';
 export { PerMessageDeflate, type PerMessageDeflateOptions } from './permessage-deflate.js';

@@ -7,11 +7,12 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DEFAULT_MAX_PAYLOAD } from './constants.js';
+import type { ConnectionOptions } from './connection-options.js';
 import { HandshakeError } from './errors.js';
-import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
+import { Heartbeat } from './heartbeat.js';
 import { formatExtensions, parseExtensions } from './extension-header.js';
 import { acceptKey, validateUpgradeRequest, writeHttpError } from './handshake.js';
-import { PerMessageDeflate, type PerMessageDeflateOptions } from './permessage-deflate.js';
+import { PerMessageDeflate } from './permessage-deflate.js';
 import { broadcast, type BroadcastOptions } from './client-set.js';
 import { WebSocket, type Data } from './websocket.js';
 
@@ -30,7 +31,7 @@ export type VerifyClient =
   | ((info: VerifyClientInfo) => boolean)
   | ((info: VerifyClientInfo, callback: VerifyClientCallback) => void);
 
-export interface ServerOptions<T extends typeof WebSocket = typeof WebSocket> {
+export interface ServerOptions<T extends typeof WebSocket = typeof WebSocket> extends ConnectionOptions {
   port?: number;
   host?: string;
   backlog?: number;
@@ -40,27 +41,8 @@ export interface ServerOptions<T extends typeof WebSocket = typeof WebSocket> {
   verifyClient?: VerifyClient;
   handleProtocols?: (protocols: Set<string>, request: http.IncomingMessage) => string | false;
   clientTracking?: boolean;
-  maxPayload?: number;
-  /** Largest single frame accepted (a message may span many); default: no separate limit. */
-  maxReceivedFrameSize?: number;
-  skipUTF8Validation?: boolean;
-  autoPong?: boolean;
-  allowSynchronousEvents?: boolean;
-  perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /** How long to wait for the peer's close frame/TCP close once closing, before destroying the socket. */
-  closeTimeout?: number;
   /** How long an upgrade request may take to be verified and answered before it is refused (ms). */
   handshakeTimeout?: number;
-  /** Ping idle clients every `interval` ms; terminate those silent for `timeout` ms after a ping. Off by default. */
-  heartbeat?: HeartbeatOptions;
-  /** Largest send backlog per client in bytes; a client past it is dropped (see WebSocket#send). Default: no limit. */
-  maxBufferedAmount?: number;
-  /** Send messages larger than fragmentationThreshold as several frames (pings can pass between them). */
-  fragmentOutgoingMessages?: boolean;
-  /** Largest outgoing frame payload with fragmentOutgoingMessages. Default 16 KiB. */
-  fragmentationThreshold?: number;
-  /** False: sockets emit 'fragment'(data, { isBinary, isFinal, index }) per frame instead of 'message'. */
-  assembleFragments?: boolean;
   WebSocket?: T;
 }
 

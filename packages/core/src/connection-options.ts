@@ -1,0 +1,29 @@
+/** Options that shape each connection, shared by WebSocketServer (for its clients) and the client WebSocket. */
+import type { HeartbeatOptions } from './heartbeat.js';
+import type { PerMessageDeflateOptions } from './permessage-deflate.js';
+
+export interface ConnectionOptions {
+  /** Largest message accepted (bytes); default 100 MiB. 0: no limit. */
+  maxPayload?: number;
+  /** Largest single frame accepted (a message may span many); default: no separate limit. */
+  maxReceivedFrameSize?: number;
+  skipUTF8Validation?: boolean;
+  /** Answer pings automatically; default true. */
+  autoPong?: boolean;
+  /** Whether several message/ping/pong events may be emitted in one tick; default true. */
+  allowSynchronousEvents?: boolean;
+  /** permessage-deflate (RFC 7692); default off on the server, on for the client. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** How long to wait for the peer's close frame/TCP close once closing, before destroying the socket (ms). */
+  closeTimeout?: number;
+  /** Ping when idle every `interval` ms; terminate a peer silent for `timeout` ms after a ping. Off by default. */
+  heartbeat?: HeartbeatOptions;
+  /** Largest send backlog in bytes; a peer past it is dropped (see WebSocket#send). Default: no limit. */
+  maxBufferedAmount?: number;
+  /** Send messages larger than fragmentationThreshold as several frames (pings can pass between them). */
+  fragmentOutgoingMessages?: boolean;
+  /** Largest outgoing frame payload with fragmentOutgoingMessages. Default 16 KiB. */
+  fragmentationThreshold?: number;
+  /** False: sockets emit 'fragment'(data, { isBinary, isFinal, index }) as data arrives instead of 'message'. */
+  assembleFragments?: boolean;
+}
