@@ -24,6 +24,10 @@ export interface FrameParserOptions {
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
+// Scratch space shared by every parser (each use is synchronous): per-parser Buffers would cost an
+// ArrayBuffer and its backing store per idle connection.
+const headerScratch = Buffer.allocUnsafe(14);
+const keyScratch = Buffer.allocUnsafe(4);
 const enum State {
   Header,
   Payload,
@@ -41,7 +45,6 @@ export class FrameParser {
    */
   streamData = false;
   private payloadRead = 0;
-  private readonly pieceKey = Buffer.alloc(4);
   private stopped = false;
   private running = false;
 
@@ -54,7 +57,9 @@ export class FrameParser {
   private rsv1 = false;
   private opcode = 0;
   private masked = false;
-  private readonly maskKey = Buffer.alloc(4);
+  /** The frame's masking key, big-endian halves (small integers, stored in the object itself). */
+  private maskHigh = 0;
+  private maskLow = 0;
   private payloadLength = 0;
 
   private messageOpcode = 0; // opcode of the fragmented message in progress, 0 if none
@@ -64,7 +69,6 @@ export class FrameParser {
   private readonly isServer: boolean;
   private readonly maxPayload: number;
   private readonly maxFrameSize: number;
-  private readonly scratch = Buffer.alloc(14);
 
   constructor(
     private readonly sink: FrameSink,
@@ -215,9 +219,9 @@ export class FrameParser {
         this.offset = 0;
       }
     } else {
-      header = this.scratch;
+      header = headerScratch;
       at = 0;
-      this.take(headerLength).copy(this.scratch, 0);
+      this.take(headerLength).copy(headerScratch, 0);
     }
 
     let length = len7;
@@ -242,10 +246,8 @@ export class FrameParser {
     }
     if (masked) {
       const m = at + 2 + extended;
-      this.maskKey[0] = header[m]!;
-      this.maskKey[1] = header[m + 1]!;
-      this.maskKey[2] = header[m + 2]!;
-      this.maskKey[3] = header[m + 3]!;
+      this.maskHigh = (header[m]! << 8) | header[m + 1]!;
+      this.maskLow = (header[m + 2]! << 8) | header[m + 3]!;
     }
 
     if (opcode < 0x8) {
@@ -280,10 +282,23 @@ export class FrameParser {
     if (this.streamData && this.opcode < 0x8 && !this.rsv1 && length > 0) return this.readPayloadPiece();
     if (this.buffered < length) return false;
     const payload = length === 0 ? EMPTY : this.take(length);
-    if (this.masked && length > 0) unmask(payload, this.maskKey);
+    if (this.masked && length > 0) unmask(payload, this.maskKey(0));
     this.state = State.Header;
     this.sink.onFrame(this.opcode, this.fin, this.rsv1, payload);
     return true;
+  }
+
+  /** The masking key rotated to start at payload byte `offset` (mod 4), in the shared scratch buffer. */
+  private maskKey(offset: number): Buffer {
+    const h = this.maskHigh;
+    const l = this.maskLow;
+    const key = keyScratch;
+    const s = 4 - offset; // key[i] = mask[(offset + i) & 3]
+    key[s & 3] = h >>> 8;
+    key[(s + 1) & 3] = h & 0xff;
+    key[(s + 2) & 3] = l >>> 8;
+    key[(s + 3) & 3] = l & 0xff;
+    return key;
   }
 
   private readPayloadPiece(): boolean {
@@ -291,12 +306,7 @@ export class FrameParser {
     const available = Math.min(this.buffered, remaining, this.chunks.length > 0 ? this.chunks[0]!.length - this.offset : 0);
     if (available === 0) return false;
     const piece = this.take(available);
-    if (this.masked) {
-      const o = this.payloadRead & 3;
-      const key = this.pieceKey;
-      for (let i = 0; i < 4; i++) key[i] = this.maskKey[(o + i) & 3]!;
-      unmask(piece, key);
-    }
+    if (this.masked) unmask(piece, this.maskKey(this.payloadRead & 3));
     const first = this.payloadRead === 0;
     this.payloadRead += available;
     const last = this.payloadRead === this.payloadLength;

@@ -63,7 +63,8 @@ export class Receiver implements FrameSink {
   private fragmentBytes = 0;
   private messageBinary = false;
   private messageCompressed = false;
-  private readonly utf8 = new Utf8Stream();
+  /** Created on the first fragmented text message: most connections never need one. */
+  private utf8: Utf8Stream | null = null;
 
   private userPaused = false;
   private inflating = false;
@@ -163,7 +164,8 @@ export class Receiver implements FrameSink {
   private streamFragment(data: Buffer, fin: boolean): void {
     const binary = this.messageBinary;
     if (!binary && this.validateUtf8) {
-      if (!this.utf8.write(data) || (fin && !this.utf8.end())) return this.invalidUtf8();
+      const utf8 = (this.utf8 ??= new Utf8Stream());
+      if (!utf8.write(data) || (fin && !utf8.end())) return this.invalidUtf8();
     }
     const index = this.fragmentIndex;
     this.fragmentIndex = fin ? 0 : index + 1;
@@ -184,7 +186,8 @@ export class Receiver implements FrameSink {
       return;
     }
     if (text && this.validateUtf8 && !this.messageCompressed) {
-      if (!this.utf8.write(data) || (fin && !this.utf8.end())) return this.invalidUtf8();
+      const utf8 = (this.utf8 ??= new Utf8Stream());
+      if (!utf8.write(data) || (fin && !utf8.end())) return this.invalidUtf8();
     }
     if (data.length > 0) {
       this.fragments.push(data);
