@@ -14,7 +14,7 @@ import { formatExtensions, parseExtensions } from './extension-header.js';
 import { acceptKey, validateUpgradeRequest, writeHttpError } from './handshake.js';
 import { PerMessageDeflate } from './permessage-deflate.js';
 import { broadcast, type BroadcastOptions } from './client-set.js';
-import { WebSocket, type Data } from './websocket.js';
+import { WebSocket, socketOwner, type Data } from './websocket.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -52,8 +52,6 @@ const enum ServerState {
   Closed,
 }
 
-const UPGRADED = Symbol('wskit.upgraded');
-
 type ResolvedOptions = Required<
   Pick<
     ServerOptions,
@@ -70,6 +68,8 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
   private shouldEmitClose = false;
   private removeListeners: (() => void) | null = null;
   private heartbeat: Heartbeat | null = null;
+  /** One 'close' listener shared by every tracked client (it is called with the client as `this`). */
+  private readonly onClientClose: (this: WebSocket) => void;
 
   constructor(options: ServerOptions<T>, callback?: () => void) {
     super();
@@ -89,6 +89,11 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
     }
     this.clients = new Set();
+    const server = this as WebSocketServer<typeof WebSocket>;
+    this.onClientClose = function (this: WebSocket): void {
+      server.clients.delete(this);
+      if (server.shouldEmitClose && server.clients.size === 0) process.nextTick(() => server.emitClose());
+    };
     if (o.heartbeat) this.heartbeat = new Heartbeat(o.heartbeat);
 
     if (o.port != null) {
@@ -304,8 +309,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       socket.destroy();
       return;
     }
-    const marked = socket as Duplex & { [UPGRADED]?: boolean };
-    if (marked[UPGRADED]) {
+    if (socketOwner(socket) !== undefined) {
       throw new Error(
         'server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration',
       );
@@ -339,7 +343,6 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
     }
     this.emit('headers', headers, req);
 
-    marked[UPGRADED] = true;
     socket.write(`${headers.join('\r\n')}\r\n\r\n`);
     socket.removeListener('error', onHandshakeSocketError);
 
@@ -360,10 +363,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
 
     if (this.options.clientTracking) {
       this.clients.add(ws);
-      ws.on('close', () => {
-        this.clients.delete(ws);
-        if (this.shouldEmitClose && this.clients.size === 0) process.nextTick(() => this.emitClose());
-      });
+      ws.on('close', this.onClientClose);
     }
     cb(ws, req);
   }

@@ -92,6 +92,15 @@ export function toBuffer(data: Exclude<Data, Blob> | number): Buffer {
   throw new TypeError('The data argument must be a string, Buffer, ArrayBuffer, ArrayBufferView or Blob');
 }
 
+/** The WebSocket a socket is bound to: lets one set of listener functions serve every connection. */
+const OWNER = Symbol('wskit.websocket');
+type OwnedSocket = Duplex & { [OWNER]?: WebSocket };
+
+/** The WebSocket bound to `socket` by setSocket, if any. */
+export function socketOwner(socket: Duplex): WebSocket | undefined {
+  return (socket as OwnedSocket)[OWNER];
+}
+
 function isBlob(value: unknown): value is Blob {
   return typeof Blob !== 'undefined' && value instanceof Blob;
 }
@@ -249,18 +258,42 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     const tcp = socket as Partial<Socket>;
     tcp.setTimeout?.(0);
     tcp.setNoDelay?.(true);
-    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
-    socket.on('end', () => this.onSocketEnd());
-    socket.on('close', () => this.onSocketClose());
-    socket.on('error', () => this.onSocketError());
-    if (socket.destroyed) {
-      process.nextTick(() => this.onSocketClose());
-    }
+    // Shared listener functions that find their WebSocket on the socket: no closures per connection.
+    (socket as OwnedSocket)[OWNER] = this;
+    socket.on('data', WebSocket.socketOnData);
+    socket.on('end', WebSocket.socketOnEnd);
+    socket.on('close', WebSocket.socketOnClose);
+    socket.on('error', WebSocket.socketOnError);
+    if (socket.destroyed) process.nextTick(WebSocket.onDestroyedAtStart, this);
 
     this._readyState = OPEN;
     this.emit('open');
     // Deferred so that 'connection'/'open' listeners are attached before the first message is parsed.
-    if (head.length > 0) process.nextTick(() => this.onSocketData(head));
+    if (head.length > 0) process.nextTick(WebSocket.onHead, this, head);
+  }
+
+  private static socketOnData(this: Duplex, chunk: Buffer): void {
+    (this as OwnedSocket)[OWNER]!.onSocketData(chunk);
+  }
+
+  private static socketOnEnd(this: Duplex): void {
+    (this as OwnedSocket)[OWNER]!.onSocketEnd();
+  }
+
+  private static socketOnClose(this: Duplex): void {
+    (this as OwnedSocket)[OWNER]!.onSocketClose();
+  }
+
+  private static socketOnError(this: Duplex): void {
+    (this as OwnedSocket)[OWNER]!.onSocketError();
+  }
+
+  private static onDestroyedAtStart(ws: WebSocket): void {
+    ws.onSocketClose();
+  }
+
+  private static onHead(ws: WebSocket, head: Buffer): void {
+    ws.onSocketData(head);
   }
 
   /** @internal Writes an already framed message (broadcast frames once for many sockets). */
