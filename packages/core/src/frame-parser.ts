@@ -6,7 +6,7 @@
  */
 import { MAX_CONTROL_PAYLOAD, MAX_SAFE_PAYLOAD, Opcode } from './constants.js';
 import { WebSocketError, protocolError } from './errors.js';
-import { unmask } from './mask.js';
+import { unmask, unmaskInto } from './mask.js';
 
 export interface FrameSink {
   /** A complete frame; data frames carry opcode 0x0–0x2, control frames 0x8–0xA. */
@@ -134,20 +134,25 @@ export class FrameParser {
     return -1;
   }
 
-  /** Returns a buffer holding the next `n` buffered bytes and consumes them. */
-  private take(n: number): Buffer {
+  /**
+   * Returns a buffer holding the next `n` buffered bytes and consumes them; with `mask`, unmasked (in
+   * place for a view, while copying for bytes spread over chunks, so a large payload is walked once).
+   */
+  private take(n: number, mask: Buffer | null = null): Buffer {
     const head = this.chunks[0]!;
     const available = head.length - this.offset;
     this.buffered -= n;
     if (available > n) {
       const view = head.subarray(this.offset, this.offset + n);
       this.offset += n;
+      if (mask) unmask(view, mask);
       return view;
     }
     if (available === n) {
       const view = this.offset === 0 ? head : head.subarray(this.offset);
       this.chunks.shift();
       this.offset = 0;
+      if (mask) unmask(view, mask);
       return view;
     }
     const out = Buffer.allocUnsafe(n);
@@ -155,7 +160,8 @@ export class FrameParser {
     while (written < n) {
       const chunk = this.chunks[0]!;
       const count = Math.min(chunk.length - this.offset, n - written);
-      chunk.copy(out, written, this.offset, this.offset + count);
+      if (mask) unmaskInto(chunk, this.offset, this.offset + count, mask, written, out, written);
+      else chunk.copy(out, written, this.offset, this.offset + count);
       written += count;
       this.offset += count;
       if (this.offset === chunk.length) {
@@ -281,8 +287,7 @@ export class FrameParser {
     const length = this.payloadLength;
     if (this.streamData && this.opcode < 0x8 && !this.rsv1 && length > 0) return this.readPayloadPiece();
     if (this.buffered < length) return false;
-    const payload = length === 0 ? EMPTY : this.take(length);
-    if (this.masked && length > 0) unmask(payload, this.maskKey(0));
+    const payload = length === 0 ? EMPTY : this.take(length, this.masked ? this.maskKey(0) : null);
     this.state = State.Header;
     this.sink.onFrame(this.opcode, this.fin, this.rsv1, payload);
     return true;
