@@ -14,7 +14,7 @@ import { formatExtensions, parseExtensions } from './extension-header.js';
 import { acceptKey, validateUpgradeRequest, writeHttpError } from './handshake.js';
 import { PerMessageDeflate } from './permessage-deflate.js';
 import { broadcast, type BroadcastOptions } from './client-set.js';
-import { WebSocket, socketOwner, type Data } from './websocket.js';
+import { WebSocket, socketOwner, type Data, type SocketSettings } from './websocket.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -70,6 +70,8 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
   private heartbeat: Heartbeat | null = null;
   /** One 'close' listener shared by every tracked client (it is called with the client as `this`). */
   private readonly onClientClose: (this: WebSocket) => void;
+  /** Settings shared by every connection without permessage-deflate (a socket keeps a reference). */
+  private sharedSettings: SocketSettings | null = null;
 
   constructor(options: ServerOptions<T>, callback?: () => void) {
     super();
@@ -346,26 +348,32 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
     socket.write(`${headers.join('\r\n')}\r\n\r\n`);
     socket.removeListener('error', onHandshakeSocketError);
 
-    ws.setSocket(socket, head, {
-      maxPayload: this.options.maxPayload,
-      maxReceivedFrameSize: this.options.maxReceivedFrameSize,
-      skipUTF8Validation: this.options.skipUTF8Validation,
-      allowSynchronousEvents: this.options.allowSynchronousEvents,
-      autoPong: this.options.autoPong,
-      closeTimeout: this.options.closeTimeout,
-      perMessageDeflate: deflate,
-      heartbeat: this.heartbeat,
-      maxBufferedAmount: this.options.maxBufferedAmount,
-      fragmentOutgoingMessages: this.options.fragmentOutgoingMessages,
-      fragmentationThreshold: this.options.fragmentationThreshold,
-      assembleFragments: this.options.assembleFragments,
-    });
+    const shared = (this.sharedSettings ??= this.socketSettings());
+    ws.setSocket(socket, head, deflate ? { ...shared, perMessageDeflate: deflate } : shared);
 
     if (this.options.clientTracking) {
       this.clients.add(ws);
       ws.on('close', this.onClientClose);
     }
     cb(ws, req);
+  }
+
+  private socketSettings(): SocketSettings {
+    const o = this.options;
+    return Object.freeze({
+      maxPayload: o.maxPayload,
+      maxReceivedFrameSize: o.maxReceivedFrameSize,
+      skipUTF8Validation: o.skipUTF8Validation,
+      allowSynchronousEvents: o.allowSynchronousEvents,
+      autoPong: o.autoPong,
+      closeTimeout: o.closeTimeout,
+      perMessageDeflate: null,
+      heartbeat: this.heartbeat,
+      maxBufferedAmount: o.maxBufferedAmount,
+      fragmentOutgoingMessages: o.fragmentOutgoingMessages,
+      fragmentationThreshold: o.fragmentationThreshold,
+      assembleFragments: o.assembleFragments,
+    });
   }
 
   private refuse(error: HandshakeError, socket: Duplex, req: http.IncomingMessage): void {

@@ -125,8 +125,10 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
   /** @internal */ _perMessageDeflate: PerMessageDeflate | null = null;
 
   private _binaryType: BinaryType = 'nodebuffer';
+  // Framer and receiver are made on first use (see setSocket): an idle connection holds neither.
   private framer: Framer | null = null;
   private receiver: Receiver | null = null;
+  private settings: SocketSettings | null = null;
   private autoPong = true;
   private paused = false;
   private closeFrameSent = false;
@@ -234,26 +236,10 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       this.heartbeatEntry = settings.heartbeat.add(this);
     }
     if (settings.closeTimeout !== undefined) this._closeTimeout = settings.closeTimeout;
-    this.framer = new Framer(
-      socket,
-      settings.fragmentOutgoingMessages ? (settings.fragmentationThreshold ?? DEFAULT_FRAGMENTATION_THRESHOLD) : 0,
-    );
-    const receiver = new Receiver(this, {
-      isServer: this._isServer,
-      maxPayload: settings.maxPayload,
-      maxFrameSize: settings.maxReceivedFrameSize,
-      skipUTF8Validation: settings.skipUTF8Validation,
-      allowSynchronousEvents: settings.allowSynchronousEvents,
-      assembleFragments: settings.assembleFragments,
-    });
-    receiver.binaryType = this._binaryType;
-    this.receiver = receiver;
-    const deflate = settings.perMessageDeflate ?? null;
-    if (deflate) {
-      this._perMessageDeflate = deflate;
-      this.framer.compressor = deflate;
-      receiver.setDecompressor(deflate);
-    }
+    // The server hands every connection the same settings object (unless deflate was negotiated), so
+    // keeping it costs one reference; the framer and the receiver are built from it when first needed.
+    this.settings = settings;
+    this._perMessageDeflate = settings.perMessageDeflate ?? null;
 
     const tcp = socket as Partial<Socket>;
     tcp.setTimeout?.(0);
@@ -270,6 +256,36 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     this.emit('open');
     // Deferred so that 'connection'/'open' listeners are attached before the first message is parsed.
     if (head.length > 0) process.nextTick(WebSocket.onHead, this, head);
+  }
+
+  private getFramer(): Framer {
+    if (this.framer !== null) return this.framer;
+    const settings = this.settings!;
+    const framer = new Framer(
+      this._socket!,
+      settings.fragmentOutgoingMessages ? (settings.fragmentationThreshold ?? DEFAULT_FRAGMENTATION_THRESHOLD) : 0,
+    );
+    framer.compressor = this._perMessageDeflate;
+    if (this.socketGone) framer.destroy();
+    this.framer = framer;
+    return framer;
+  }
+
+  private getReceiver(): Receiver {
+    if (this.receiver !== null) return this.receiver;
+    const settings = this.settings!;
+    const receiver = new Receiver(this, {
+      isServer: this._isServer,
+      maxPayload: settings.maxPayload,
+      maxFrameSize: settings.maxReceivedFrameSize,
+      skipUTF8Validation: settings.skipUTF8Validation,
+      allowSynchronousEvents: settings.allowSynchronousEvents,
+      assembleFragments: settings.assembleFragments,
+    });
+    receiver.binaryType = this._binaryType;
+    if (this._perMessageDeflate) receiver.setDecompressor(this._perMessageDeflate);
+    this.receiver = receiver;
+    return receiver;
   }
 
   private static socketOnData(this: Duplex, chunk: Buffer): void {
@@ -302,7 +318,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       this.sendAfterClose(frame, cb);
       return;
     }
-    this.framer!.sendRaw(frame, cb);
+    this.getFramer().sendRaw(frame, cb);
   }
 
   // ─── Sending ──────────────────────────────────────────────────────────────
@@ -319,7 +335,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       this.sendAfterClose(data, cb);
       return;
     }
-    const framer = this.framer!;
+    const framer = this.getFramer();
     const mask = options.mask ?? !this._isServer;
     const compress = options.compress ?? true;
     const fin = options.fin ?? true;
@@ -366,7 +382,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
 
   /** @internal */
   sendHeartbeatPing(payload: Buffer): void {
-    if (this._readyState === OPEN) this.framer!.sendControl(Opcode.Ping, payload, !this._isServer);
+    if (this._readyState === OPEN) this.getFramer().sendControl(Opcode.Ping, payload, !this._isServer);
   }
 
   /** @internal */
@@ -405,7 +421,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       this.sendAfterClose(payload, cb);
       return;
     }
-    this.framer!.sendControl(opcode, payload, mask ?? !this._isServer, cb);
+    this.getFramer().sendControl(opcode, payload, mask ?? !this._isServer, cb);
   }
 
   private sendAfterClose(data: Data | number, cb?: SendCallback): void {
@@ -459,18 +475,19 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
     this.paused = true;
     this._socket!.pause();
-    this.receiver!.pause();
+    this.getReceiver().pause();
   }
 
   resume(): void {
     if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
     this.paused = false;
-    if (!this.receiver!.isFinished) this._socket!.resume();
-    this.receiver!.resume();
+    const receiver = this.getReceiver();
+    if (!receiver.isFinished) this._socket!.resume();
+    receiver.resume();
   }
 
   private sendCloseFrame(payload: Buffer): void {
-    const framer = this.framer!;
+    const framer = this.getFramer();
     framer.sendControl(Opcode.Close, payload, !this._isServer, (error) => {
       if (error) return;
       this.closeFrameSent = true;
@@ -537,7 +554,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
   }
 
   onPing(data: Buffer): void {
-    if (this.autoPong && this._readyState === OPEN) this.framer!.sendControl(Opcode.Pong, data, !this._isServer);
+    if (this.autoPong && this._readyState === OPEN) this.getFramer().sendControl(Opcode.Pong, data, !this._isServer);
     this.emit('ping', data);
   }
 
@@ -584,7 +601,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
   private onSocketData(chunk: Buffer): void {
     if (this.socketGone && this.closeEmitted) return;
     this.heartbeatEntry?.touch();
-    this.receiver!.push(chunk);
+    (this.receiver ?? this.getReceiver()).push(chunk);
   }
 
   private onSocketEnd(): void {
@@ -602,15 +619,15 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     this.socketGone = true;
     this._readyState = CLOSING;
     const socket = this._socket!;
-    this.bufferedAfterClose += this.framer!.pendingBytes + socket.writableLength;
-    this.framer!.destroy();
-    const receiver = this.receiver!;
+    this.bufferedAfterClose += (this.framer?.pendingBytes ?? 0) + socket.writableLength;
+    this.framer?.destroy();
     // Bytes the socket still holds (it was paused) are parsed: no accepted message is lost.
-    if (!receiver.isFinished && typeof (socket as Socket).read === 'function') {
+    if (!this.receiver?.isFinished && typeof (socket as Socket).read === 'function') {
       let chunk: Buffer | null;
-      while ((chunk = (socket as Socket).read() as Buffer | null) !== null) receiver.push(chunk);
+      while ((chunk = (socket as Socket).read() as Buffer | null) !== null) this.getReceiver().push(chunk);
     }
-    if (receiver.isFinished || !receiver.isHeld) {
+    const receiver = this.receiver;
+    if (receiver === null || receiver.isFinished || !receiver.isHeld) {
       this.emitClose();
     } else {
       receiver.onSettled = () => {
