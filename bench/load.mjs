@@ -529,7 +529,14 @@ async function broadcast(server, p) {
   if (finishedAt === 0n) throw new Error(`only ${received} of ${expected} messages arrived within ${p.timeoutMs} ms`);
   const seconds = Number(finishedAt - t0) / 1e9;
   return {
-    metrics: { deliveryMs: seconds * 1e3, msgsPerSec: expected / seconds },
+    metrics: {
+      deliveryMs: seconds * 1e3,
+      msgsPerSec: expected / seconds,
+      fanoutMs: sent.fanoutMs,
+      fanoutUserMs: sent.fanoutUserMs,
+      fanoutSystemMs: sent.fanoutSystemMs,
+      serverCpuMsPerBroadcast: (cpu.serverCpu * cpu.seconds * 1e3) / p.times,
+    },
     cpu,
     detail: { clients: p.clients, times: p.times, size: p.size, serverSendMs: sent.sendMs, path: sent.path },
   };

@@ -104,7 +104,13 @@ const SCENARIOS = [
   {
     id: 'f', title: '(f) broadcast', about: `128-byte binary message to ${broadcastClients} clients, ${broadcastTimes} times`,
     load: 'broadcast', params: { clients: broadcastClients, times: broadcastTimes, size: 128, concurrency: 200, timeoutMs: 60_000 },
-    metrics: [{ key: 'deliveryMs', unit: 'ms to deliver all', better: 'lower' }],
+    metrics: [
+      { key: 'deliveryMs', unit: 'ms to deliver all', better: 'lower' },
+      // Server-side fan-out cost per broadcast (see bench/README.md): all server CPU, and the user-space part
+      // of the call (the library and Node's streams; the write syscalls are the same for every server).
+      { key: 'serverCpuMsPerBroadcast', unit: 'ms server CPU/broadcast', better: 'lower' },
+      { key: 'fanoutUserMs', unit: 'ms user CPU in the fan-out call', better: 'lower' },
+    ],
   },
   {
     id: 'g', title: '(g) permessage-deflate echo', about: '16 connections × 8 in flight, 4 KiB JSON-like text, compressed both ways',

@@ -52,13 +52,34 @@ export function serveControl({ port, info, clientCount, broadcast }) {
     const data = Buffer.alloc(size, 0x61);
     const started = process.hrtime.bigint();
     let path = '';
+    // The server-side cost of one fan-out: from the call until every socket.write it causes has returned,
+    // deferred flushes included (a nextTick queued after the call runs after the ticks the call queued).
+    // Wall time and CPU split into user (JavaScript, Node streams) and system (write syscalls and the
+    // loopback TCP work the kernel charges to the writer).
+    let fanoutNs = 0n;
+    let userUs = 0;
+    let systemUs = 0;
     // One broadcast per event-loop turn: each is a separate event, and sockets get to flush in between.
     for (let i = 0; i < times; i++) {
+      const cpu0 = process.cpuUsage();
+      const t0 = process.hrtime.bigint();
       path = broadcast(data);
+      await new Promise((resolve) => process.nextTick(resolve));
+      fanoutNs += process.hrtime.bigint() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      userUs += cpu.user;
+      systemUs += cpu.system;
       await nextTurn();
     }
     const sendMs = Number(process.hrtime.bigint() - started) / 1e6;
-    return { sendMs, path, clients: clientCount() };
+    return {
+      sendMs,
+      path,
+      clients: clientCount(),
+      fanoutMs: Number(fanoutNs) / 1e6 / times,
+      fanoutUserMs: userUs / 1e3 / times,
+      fanoutSystemMs: systemUs / 1e3 / times,
+    };
   }
 
   process.stdout.write(`READY ${port} ${JSON.stringify(info)}\n`);
