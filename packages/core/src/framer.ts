@@ -261,15 +261,11 @@ export class Framer {
       });
       return;
     }
-    // Nothing waiting: write now. A fan-out to thousands of sockets then costs no tick per socket, and
-    // there is nothing in this tick's batch to coalesce with anyway.
-    const idle = !this.flushScheduled && this.out.length === 0 && this.batchUsed === this.batchStart;
     this.sealBatch();
     this.out.push(frame);
     this.outBytes += frame.length;
     if (cb) this.callbacks.push(cb);
-    if (idle) this.flush();
-    else this.scheduleFlush();
+    this.scheduleFlush();
   }
 
   /** Hands everything batched to the socket now. */
@@ -310,19 +306,21 @@ export class Framer {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    const error = socketClosedError();
+    // Built only when someone waits for it: capturing a stack on every connection close costs handshakes/s.
+    let error: Error | undefined;
+    const failure = (): Error => (error ??= socketClosedError());
     const callbacks = this.callbacks;
     this.callbacks = [];
     this.out = [];
     this.outBytes = 0;
     this.batch = null;
     this.batchStart = this.batchUsed = 0;
-    for (const cb of callbacks) process.nextTick(cb, error);
+    for (const cb of callbacks) process.nextTick(cb, failure());
     const compressing = this.compressingCallback;
     this.compressingCallback = null;
-    if (compressing) process.nextTick(compressing, error);
+    if (compressing) process.nextTick(compressing, failure());
     if (this.streamCallback) {
-      process.nextTick(this.streamCallback, error);
+      process.nextTick(this.streamCallback, failure());
       this.streamCallback = undefined;
     }
     // Queued jobs re-enter sendMessage/sendControl; with `destroyed` set they only fail their callback.

@@ -3,7 +3,7 @@
  * clear HTTP answer for each fault, the accept key, subprotocol parsing, and writing an HTTP refusal on
  * a raw socket. Header lists are scanned by hand in linear time (no backtracking regular expressions).
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GUID } from './constants.js';
@@ -12,8 +12,13 @@ import { isToken } from './extension-header.js';
 
 export { isToken };
 
+// One-shot hashing (Node >= 20.12) skips building a Hash object: about half the cost per handshake.
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64') => string }).hash;
+
 export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return oneShotHash
+    ? oneShotHash('sha1', key + GUID, 'base64')
+    : crypto.createHash('sha1').update(key + GUID).digest('base64');
 }
 
 const BASE64_KEY = /^[+/0-9A-Za-z]{21}[AQgw]==$/;
