@@ -261,11 +261,15 @@ export class Framer {
       });
       return;
     }
+    // Nothing waiting: write now. A fan-out to thousands of sockets then costs no tick per socket, and
+    // there is nothing in this tick's batch to coalesce with anyway.
+    const idle = !this.flushScheduled && this.out.length === 0 && this.batchUsed === this.batchStart;
     this.sealBatch();
     this.out.push(frame);
     this.outBytes += frame.length;
     if (cb) this.callbacks.push(cb);
-    this.scheduleFlush();
+    if (idle) this.flush();
+    else this.scheduleFlush();
   }
 
   /** Hands everything batched to the socket now. */
