@@ -21,6 +21,9 @@ export interface MessageCompressor {
 
 const SMALL_PAYLOAD = 16 * 1024;
 const BATCH_SIZE = 64 * 1024;
+// A tick's first batch: below Buffer.poolSize / 2, so it is a slice of Node's shared pool, not an
+// ArrayBuffer of its own. Batches never outlive the flush, so a quiet connection holds no batch.
+const FIRST_BATCH_SIZE = 2048;
 
 const maskPool = Buffer.allocUnsafe(8192);
 let maskPoolOffset = maskPool.length;
@@ -276,6 +279,8 @@ export class Framer {
   flush(): void {
     this.flushScheduled = false;
     this.sealBatch();
+    this.batch = null;
+    this.batchStart = this.batchUsed = 0;
     const out = this.out;
     if (out.length === 0) return;
     const callbacks = this.callbacks;
@@ -347,7 +352,7 @@ export class Framer {
       let batch = this.batch;
       if (batch === null || batch.length - this.batchUsed < need) {
         this.sealBatch();
-        batch = this.batch = Buffer.allocUnsafe(Math.max(BATCH_SIZE, need));
+        batch = this.batch = Buffer.allocUnsafe(Math.max(batch === null ? FIRST_BATCH_SIZE : BATCH_SIZE, need));
         this.batchStart = this.batchUsed = 0;
       }
       const o = writeFrameHeader(batch, this.batchUsed, opcode, fin, rsv1, length, key);
