@@ -1,34 +1,16 @@
 /** Runs examples/express-chat as a child process against the built package and talks to it. */
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, startPeer, type Peer } from '../../../test/helpers/child.js';
+import { ensureBuilt } from '../../../test/helpers/built.js';
+import { startPeer, type Peer } from '../../../test/helpers/child.js';
 import { open, refused } from './client.js';
 
 const root = join(__dirname, '..', '..', '..');
-const pkg = join(root, 'packages', 'express');
-
-/** Builds this package's dist (ESM + CJS) when it is missing or older than its sources. */
-async function ensureBuilt(): Promise<void> {
-  const built = join(pkg, 'dist', 'esm', 'index.js');
-  const newest = Math.max(...readdirSync(join(pkg, 'src')).map((f) => statSync(join(pkg, 'src', f)).mtimeMs));
-  const cjsMarker = join(pkg, 'dist', 'cjs', 'package.json');
-  if (existsSync(built) && existsSync(cjsMarker) && statSync(built).mtimeMs >= newest) return;
-  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  for (const config of ['tsconfig.json', 'tsconfig.cjs.json']) {
-    const result = await run(process.execPath, [tsc, '-p', join(pkg, config)], 60_000);
-    if (result.code !== 0) throw new Error(`build failed: ${result.stdout}${result.stderr}`);
-  }
-  writeFileSync(cjsMarker, '{ "type": "commonjs" }\n');
-}
 
 describe('examples/express-chat', () => {
   let peer: Peer;
 
   beforeAll(async () => {
-    if (!existsSync(join(root, 'packages', 'core', 'dist', 'esm', 'index.js'))) {
-      throw new Error('@wskit/core is not built: run `npm run build` first');
-    }
-    await ensureBuilt();
+    ensureBuilt('express');
     peer = await startPeer(process.execPath, [join(root, 'examples', 'express-chat', 'index.mjs'), '--port', '0']);
   }, 60_000);
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ensureBuilt } from './build-package.js';
+import { ensureBuilt } from '../../../test/helpers/built.js';
 import { closed, connect, nextMessage, refusal } from './helpers.js';
 
 const root = join(__dirname, '..', '..', '..');
@@ -35,7 +35,7 @@ async function login(base: string, nick: string): Promise<string> {
 describe('examples/fastify-chat (built package, child process)', () => {
   let server: { child: ChildProcessWithoutNullStreams; port: number };
   beforeAll(async () => {
-    ensureBuilt();
+    ensureBuilt('fastify');
     server = await start();
   }, 60_000);
   afterAll(() => {

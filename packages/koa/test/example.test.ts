@@ -1,6 +1,6 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { ensureBuilt } from '../../../test/helpers/built.js';
 import { nextMessage, open, refusal } from './helpers.js';
 
 const root = join(__dirname, '..', '..', '..');
@@ -8,10 +8,7 @@ let child: ChildProcess | undefined;
 let port = 0;
 
 beforeAll(async () => {
-  // The example imports the built package, as a user would; `npm test` builds first, a lone jest run may not have.
-  if (!existsSync(join(root, 'packages/koa/dist/esm/index.js')) || !existsSync(join(root, 'packages/core/dist/esm/index.js'))) {
-    execFileSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'ignore' });
-  }
+  ensureBuilt('koa');
   child = spawn(process.execPath, [join(root, 'examples/koa-chat/index.mjs'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   port = await new Promise<number>((resolve, reject) => {
     let out = '';
