@@ -7,6 +7,8 @@ export type WebSocketErrorCode =
   | 'WS_ERR_EXPECTED_MASK'
   | 'WS_ERR_UNEXPECTED_MASK'
   | 'WS_ERR_INVALID_OPCODE'
+  /** wskit only: a 64-bit payload length with its most significant bit set (RFC 6455 §5.2). */
+  | 'WS_ERR_INVALID_PAYLOAD_LENGTH'
   | 'WS_ERR_UNEXPECTED_RSV_1'
   | 'WS_ERR_UNEXPECTED_RSV_2_3'
   | 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH'
@@ -16,11 +18,7 @@ export type WebSocketErrorCode =
   | 'WS_ERR_INVALID_CLOSE_CODE'
   | 'WS_ERR_INVALID_COMPRESSED_DATA'
   | 'WS_ERR_BUFFER_LIMIT'
-  | 'WS_ERR_HEARTBEAT_TIMEOUT'
   | 'WS_ERR_HANDSHAKE'
-  | 'WS_ERR_HANDSHAKE_TIMEOUT'
-  | 'WS_ERR_NOT_OPEN'
-  | 'WS_ERR_CLOSED_BEFORE_OPEN'
   | 'WS_ERR_SOCKET_CLOSED';
 
 export class WebSocketError extends Error {
@@ -30,7 +28,7 @@ export class WebSocketError extends Error {
 
   constructor(code: WebSocketErrorCode, closeCode: number, message: string) {
     super(message);
-    this.name = closeCode === 1009 || code === 'WS_ERR_INVALID_CLOSE_CODE' ? 'RangeError' : 'Error';
+    this.name = 'WebSocketError';
     this.code = code;
     this.closeCode = closeCode;
   }

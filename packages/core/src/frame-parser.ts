@@ -237,7 +237,7 @@ export class FrameParser {
       const high = header.readUInt32BE(at + 2);
       const low = header.readUInt32BE(at + 6);
       if (high & 0x80000000) {
-        return this.fail(protocolError('WS_ERR_INVALID_OPCODE', 'the most significant bit of a 64-bit length must be 0'));
+        return this.fail(protocolError('WS_ERR_INVALID_PAYLOAD_LENGTH', 'the most significant bit of a 64-bit length must be 0'));
       }
       if (high > 0x1fffff) {
         return this.fail(

@@ -9,6 +9,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { Opcode } from './constants.js';
+import { WebSocketError } from './errors.js';
 import { maskInto } from './mask.js';
 
 export type SendCallback = (error?: Error | null) => void;
@@ -400,7 +401,5 @@ function flushFramer(framer: Framer): void {
 }
 
 function socketClosedError(): Error {
-  const error = new Error('The socket was closed before the data could be sent') as Error & { code: string };
-  error.code = 'WS_ERR_SOCKET_CLOSED';
-  return error;
+  return new WebSocketError('WS_ERR_SOCKET_CLOSED', 1006, 'The socket was closed before the data could be sent');
 }

@@ -66,7 +66,7 @@ const rows: Row[] = [
     errorCode: 'WS_ERR_INVALID_CLOSE_CODE',
   })),
   // RFC 6455 §5.2: "the most significant bit MUST be 0" — a protocol error; ws answers 1009 instead.
-  { name: '64-bit length with the top bit set', bytes: () => [frame(OP.binary, 'x', { fakeLength64: 2n ** 63n })], closeCode: 1002, errorCode: 'WS_ERR_INVALID_OPCODE', wskitOnly: true },
+  { name: '64-bit length with the top bit set', bytes: () => [frame(OP.binary, 'x', { fakeLength64: 2n ** 63n })], closeCode: 1002, errorCode: 'WS_ERR_INVALID_PAYLOAD_LENGTH', wskitOnly: true },
 ];
 
 type AnyServer = WebSocketServer | WsServer;
