@@ -520,7 +520,7 @@ async function broadcast(server, p) {
   await sleep(300);
   const window = beginWindow(server);
   const t0 = process.hrtime.bigint();
-  const reply = server.command(`broadcast ${p.times} ${p.size}`);
+  const reply = server.command(`broadcast ${p.times} ${p.size} ${p.mode ?? 'turns'}`);
   await Promise.race([done, sleep(p.timeoutMs)]);
   const cpu = window.end();
   const sent = await Promise.race([reply, sleep(p.timeoutMs).then(() => ({}))]);

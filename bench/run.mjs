@@ -113,6 +113,14 @@ const SCENARIOS = [
     ],
   },
   {
+    id: 'f-burst', title: '(f) broadcast, burst', about: `the same ${broadcastTimes} broadcasts to ${broadcastClients} clients issued in one synchronous loop`,
+    load: 'broadcast', params: { clients: broadcastClients, times: broadcastTimes, size: 128, concurrency: 200, timeoutMs: 60_000, mode: 'burst' },
+    metrics: [
+      { key: 'deliveryMs', unit: 'ms to deliver all', better: 'lower' },
+      { key: 'serverCpuMsPerBroadcast', unit: 'ms server CPU/broadcast', better: 'lower' },
+    ],
+  },
+  {
     id: 'g', title: '(g) permessage-deflate echo', about: '16 connections × 8 in flight, 4 KiB JSON-like text, compressed both ways',
     load: 'echo', params: { payload: 'json', size: 4096, conns: 16, inflight: 8, deflate: true, ...echoTimes },
     env: { BENCH_DEFLATE: '1' }, skip: ['net'],

@@ -112,6 +112,7 @@ export class Framer {
   private busy = false;
   private destroyed = false;
 
+  private directWriteTick = -1;
   private inFragmentedMessage = false;
   private fragmentCompressed = false;
   /** Callback of the message being compressed: destroy() fails it, as the compressor drops it unanswered. */
@@ -265,15 +266,20 @@ export class Framer {
       });
       return;
     }
-    // Nothing waiting: write now. A fan-out to thousands of sockets then costs no tick per socket, and
-    // there is nothing in this tick's batch to coalesce with anyway.
-    const idle = !this.flushScheduled && this.out.length === 0 && this.batchUsed === this.batchStart;
+    // Nothing waiting: write now. A fan-out to thousands of sockets then costs no tick per socket. Only
+    // the first frame of a tick goes out directly: the rest of a burst (many broadcasts in one tick) is
+    // gathered and written once at the end of the tick.
+    const tick = currentTick();
+    const idle =
+      this.directWriteTick !== tick && !this.flushScheduled && this.out.length === 0 && this.batchUsed === this.batchStart;
     this.sealBatch();
     this.out.push(frame);
     this.outBytes += frame.length;
     if (cb) this.callbacks.push(cb);
-    if (idle) this.flush();
-    else this.scheduleFlush();
+    if (idle) {
+      this.directWriteTick = tick;
+      this.flush();
+    } else this.scheduleFlush();
   }
 
   /** Hands everything batched to the socket now. */
@@ -394,6 +400,21 @@ export class Framer {
   private drain(): void {
     while (!this.busy && this.queue.length > 0) this.queue.shift()!();
   }
+}
+
+// A process-wide tick number, advanced by one nextTick per tick in which it was read (not one per socket).
+let tickNumber = 0;
+let tickPending = false;
+function advanceTick(): void {
+  tickPending = false;
+  tickNumber++;
+}
+function currentTick(): number {
+  if (!tickPending) {
+    tickPending = true;
+    process.nextTick(advanceTick);
+  }
+  return tickNumber;
 }
 
 function flushFramer(framer: Framer): void {

@@ -203,3 +203,59 @@ describe('broadcast', () => {
     }
   }, 60_000);
 });
+
+describe('broadcast bursts', () => {
+  test('many broadcasts in one tick reach each socket in at most two writes to the kernel, in order', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(wss, 'listening');
+    const port = (wss.address() as AddressInfo).port;
+    const clients: WsClient[] = [];
+    try {
+      for (let i = 0; i < 5; i++) {
+        const c = new WsClient(`ws://127.0.0.1:${port}`);
+        await once(c, 'open');
+        clients.push(c);
+      }
+      while (wss.clients.size < 5) await new Promise((r) => setTimeout(r, 5));
+      // Count what reaches the socket's low-level write (_write or, for corked batches, one _writev).
+      type LowLevel = { _write: (...a: unknown[]) => void; _writev?: (...a: unknown[]) => void };
+      const writes: number[] = [];
+      for (const ws of wss.clients) {
+        const socket = (ws as unknown as { _socket: LowLevel })._socket;
+        const index = writes.push(0) - 1;
+        const write = socket._write.bind(socket);
+        socket._write = (...args: unknown[]) => {
+          writes[index]!++;
+          write(...args);
+        };
+        const writev = socket._writev?.bind(socket);
+        if (writev) {
+          socket._writev = (...args: unknown[]) => {
+            writes[index]!++;
+            writev(...args);
+          };
+        }
+      }
+      const received = clients.map(() => [] as string[]);
+      const all = Promise.all(
+        clients.map(
+          (c, i) =>
+            new Promise<void>((resolve) =>
+              c.on('message', (d) => {
+                received[i]!.push(String(d));
+                if (received[i]!.length === 100) resolve();
+              }),
+            ),
+        ),
+      );
+      for (let n = 0; n < 100; n++) wss.broadcast(`m${n}`);
+      await all;
+      const expected = Array.from({ length: 100 }, (_, n) => `m${n}`);
+      for (const r of received) expect(r).toEqual(expected);
+      for (const w of writes) expect(w).toBeLessThanOrEqual(2);
+    } finally {
+      for (const c of clients) c.terminate();
+      await new Promise((r) => wss.close(r));
+    }
+  });
+});
