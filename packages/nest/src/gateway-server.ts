@@ -39,6 +39,8 @@ export interface GatewayServerEvents {
 
 export class GatewayServer extends EventEmitter<GatewayServerEvents> {
   readonly path: string;
+  /** The `path` option as declared (Nest pairs gateways with servers by it and the port). */
+  readonly declaredPath: string | undefined;
   readonly pattern: PathPattern;
   readonly port: number;
   readonly host: string | undefined;
@@ -61,6 +63,7 @@ export class GatewayServer extends EventEmitter<GatewayServerEvents> {
       ...rest
     } = options;
     this.path = path;
+    this.declaredPath = options.path;
     this.port = port;
     this.host = host;
     this.pattern = new PathPattern(path, { caseSensitive, strictTrailingSlash });

@@ -50,11 +50,17 @@ export const parseJsonMessage: MessageParser = (data) => {
 
 export const serializeJson: MessageSerializer = (value) => JSON.stringify(value);
 
+/** The event name error replies carry by default: the one Nest's own WsException filter uses. */
+export const DEFAULT_ERROR_EVENT = 'exception';
+
 /** The client-facing form of a GatewayError (no stack, no internal cause). */
-export function errorReply(error: GatewayError): { event: 'error'; data: Record<string, unknown>; id?: string | number } {
+export function errorReply(
+  error: GatewayError,
+  event: string = DEFAULT_ERROR_EVENT,
+): { event: string; data: Record<string, unknown>; id?: string | number } {
   const data: Record<string, unknown> = { status: 'error', code: error.code, message: error.message };
   if (error.event !== undefined) data.event = error.event;
-  return error.id === undefined ? { event: 'error', data } : { event: 'error', data, id: error.id };
+  return error.id === undefined ? { event, data } : { event, data, id: error.id };
 }
 
 /** A handler's result as sent back: as WsAdapter does, plus the request `id` when the client sent one. */

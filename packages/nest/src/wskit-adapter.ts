@@ -7,13 +7,15 @@ import * as http from 'node:http';
 import type * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Logger, type INestApplication, type Type, type WebSocketAdapter, type WsMessageHandler } from '@nestjs/common';
+import { Logger, type CanActivate, type INestApplication, type Type, type WebSocketAdapter, type WsMessageHandler } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { OPEN, createUpgradeResponse, writeHttpError, type PathParams, type RawData, type WebSocket } from '@wskit/core';
 import { createConnectionContext } from './connection-context.js';
 import { GatewayServer, type GatewayWsOptions, type WskitGatewayOptions } from './gateway-server.js';
-import { GuardRunner } from './guard-runner.js';
+import { collectGatewayGuards, type GatewayGuardSet } from './gateway-guards.js';
+import { GuardRunner, type GuardVerdict } from './guard-runner.js';
 import {
+  DEFAULT_ERROR_EVENT,
   ackReply,
   errorReply,
   parseJsonMessage,
@@ -36,9 +38,11 @@ export interface WskitAdapterOptions {
   serializer?: MessageSerializer;
   /**
    * Called for a message the gateway cannot serve (unparsable, unknown event, handler failure outside
-   * Nest's exception filters). Default: send `{ event: 'error', data: { status, code, message, event } }`.
+   * Nest's exception filters). Default: send `{ event: errorEvent, data: { status, code, message, event } }`.
    */
   onError?: (error: GatewayError, client: WebSocket) => void;
+  /** Event name of the adapter's own error replies. Default `'exception'`, as Nest's WsException filter sends. */
+  errorEvent?: string;
   /**
    * Upgrade requests matching no gateway: `'not-found'` (default) answers 404; `'ignore'` leaves them to
    * other `upgrade` listeners of the same server (the socket is destroyed if there are none).
@@ -69,6 +73,8 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
   /** Gateways with an explicit port, until the application server's own port is known. */
   readonly #pendingPorts = new Map<number, GatewayServer[]>();
   readonly #logger = new Logger('WskitAdapter');
+  /** Nest guards (global, gateway class, handleConnection) per gateway, found on its first upgrade. */
+  readonly #nestGuards = new WeakMap<GatewayServer, GatewayGuardSet[]>();
   #waitingForListen = false;
 
   constructor(appOrHttpServer?: INestApplication | HttpServer, options: WskitAdapterOptions = {}) {
@@ -205,7 +211,7 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
       this.#options.onError(error, client);
       return;
     }
-    this.#send(client, errorReply(error));
+    this.#send(client, errorReply(error, this.#options.errorEvent ?? DEFAULT_ERROR_EVENT));
   }
 
   #attach(server: HttpServer, gateway: GatewayServer, owned: boolean): void {
@@ -300,7 +306,7 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
         writeHttpError(socket, 503);
         return;
       }
-      if (gateway.guards.length > 0 && !(await this.#passGuards(gateway, req, socket))) return;
+      if (!(await this.#passGuards(gateway, req, socket))) return;
       if (socket.destroyed) return;
       socket.off('error', onSocketError);
       const matched = gateway;
@@ -312,13 +318,40 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
     }
   }
 
+  #gatewayGuards(gateway: GatewayServer): GatewayGuardSet[] {
+    if (!this.#app) return [];
+    let sets = this.#nestGuards.get(gateway);
+    if (!sets) {
+      sets = collectGatewayGuards(this.#app, gateway.port, gateway.declaredPath);
+      this.#nestGuards.set(gateway, sets);
+    }
+    return sets;
+  }
+
+  /**
+   * Nest's guards for the gateway class(es) first (global, class, handleConnection, in Nest's order),
+   * then the connection guards; the first refusal answers the upgrade.
+   */
   async #passGuards(gateway: GatewayServer, req: http.IncomingMessage, socket: Duplex): Promise<boolean> {
+    const sets = this.#gatewayGuards(gateway);
+    if (gateway.guards.length === 0 && sets.every((set) => set.guards.length === 0)) return true;
     const res = createUpgradeResponse(req, socket);
-    const gatewayClass: Type<unknown> = gateway.gatewayClass ?? GatewayServer;
-    const prototype = gatewayClass.prototype as { handleConnection?: (...args: never[]) => unknown };
-    const handler = prototype.handleConnection ?? gateway.close;
-    const context = new UpgradeExecutionContext(req, res, gatewayClass, handler);
-    const verdict = await this.#guards.run(gateway.guards, context);
+    let verdict: GuardVerdict = { allowed: true };
+    // A global guard is shared by every gateway class of a server: it runs once per upgrade.
+    const ran = new Set<CanActivate>();
+    for (const set of sets) {
+      const guards = set.guards.filter((guard) => !ran.has(guard));
+      for (const guard of guards) ran.add(guard);
+      if (guards.length === 0) continue;
+      verdict = await this.#guards.run(guards, new UpgradeExecutionContext(req, res, set.gatewayClass, set.handler));
+      if (!verdict.allowed || res.headersSent || res.writableEnded) break;
+    }
+    if (verdict.allowed && gateway.guards.length > 0 && !res.headersSent && !res.writableEnded) {
+      const gatewayClass: Type<unknown> = gateway.gatewayClass ?? sets[0]?.gatewayClass ?? GatewayServer;
+      const prototype = gatewayClass.prototype as { handleConnection?: (...args: never[]) => unknown };
+      const handler = prototype.handleConnection ?? gateway.close;
+      verdict = await this.#guards.run(gateway.guards, new UpgradeExecutionContext(req, res, gatewayClass, handler));
+    }
     if (verdict.allowed) {
       // False when a guard answered through the response itself (a redirect, say): that answer stands.
       return res.release();

@@ -43,7 +43,7 @@ describe('examples/nest-chat', () => {
     expect(await cy.next()).toMatchObject({ event: 'said', data: { room: 'attic', text: 'anyone?' } });
 
     bob.send({ event: 'shout', data: 1 });
-    expect(await bob.next()).toMatchObject({ event: 'error', data: { code: 'UNKNOWN_EVENT' } });
+    expect(await bob.next()).toMatchObject({ event: 'exception', data: { code: 'UNKNOWN_EVENT' } });
 
     await peer.stop();
     for (const client of [ada, bob, cy]) expect((await client.closed).code).toBe(1001);

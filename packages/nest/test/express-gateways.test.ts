@@ -81,14 +81,14 @@ test('unknown events and unparsable messages are reported to the client', async 
   const chat = await connect(`${base}/chat`);
   chat.send({ event: 'nope', data: 1, id: 'q1' });
   expect(await chat.next()).toEqual({
-    event: 'error',
+    event: 'exception',
     id: 'q1',
     data: { status: 'error', code: 'UNKNOWN_EVENT', message: 'No handler for event "nope"', event: 'nope' },
   });
   chat.send('{not json');
-  expect(await chat.next()).toMatchObject({ event: 'error', data: { code: 'INVALID_MESSAGE' } });
+  expect(await chat.next()).toMatchObject({ event: 'exception', data: { code: 'INVALID_MESSAGE' } });
   chat.send({ data: 1 });
-  expect(await chat.next()).toMatchObject({ event: 'error', data: { code: 'INVALID_MESSAGE' } });
+  expect(await chat.next()).toMatchObject({ event: 'exception', data: { code: 'INVALID_MESSAGE' } });
   // the connection survives all of it
   chat.send({ event: 'echo', data: 2 });
   expect(await chat.next()).toEqual({ event: 'echo', data: 2 });
