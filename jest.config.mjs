@@ -4,8 +4,10 @@ export default {
   roots: ['<rootDir>/packages', '<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
-  // @nestjs/* (v12) ship ESM only; jest on Node 20 runs CJS, so swc compiles those files too.
-  transformIgnorePatterns: ['/node_modules/(?!@nestjs/)'],
+  // @nestjs/* (v12) and `cookie` 2 ship ESM only; jest on Node 20 runs CJS, so swc compiles those files too.
+  // @fastify/cookie 11 loads `cookie` with a dynamic import(), which jest's CJS runtime refuses without
+  // --experimental-vm-modules; compiled by swc, that import() becomes a require().
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs/|@fastify/cookie/|cookie/))'],
   transform: {
     '^.+\\.(t|j)sx?$': [
       '@swc/jest',

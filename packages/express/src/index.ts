@@ -1,5 +1,5 @@
 export { wskitExpress, type WskitExpress, type WskitExpressSetup, type AnyServer } from './plugin.js';
-export type { WskitExpressOptions, SocketOptions, ErrorHook } from './options.js';
+export type { WskitExpressOptions, SocketOptions, ErrorHook, UnmatchedUpgrade } from './options.js';
 export type { WsHandler, WsMethod, WithWebSocket, Middleware, MiddlewareArg, Routable } from './ws-method.js';
 export { WsRoute, type PathParams } from './ws-route.js';
 export { isWebSocketRequest } from './upgrade-context.js';

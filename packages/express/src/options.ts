@@ -1,5 +1,5 @@
 /** Option types shared by the plugin, its routes and its upgrade dispatcher. */
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Request } from 'express';
 import type { ServerOptions, WebSocket } from '@wskit/core';
@@ -27,4 +27,16 @@ export interface WskitExpressOptions extends SocketOptions {
   onError?: ErrorHook;
   /** How long shutdown waits for close handshakes before terminating sockets (ms). Default 5000. */
   shutdownTimeout?: number;
+  /**
+   * Which upgrade requests this plugin runs through the app. Returning false leaves the socket untouched
+   * for another `upgrade` listener on the same server (a dev server, a second WebSocket library). Default: all.
+   */
+  shouldHandle?: (req: IncomingMessage) => boolean;
+  /**
+   * A WebSocket upgrade that went through the pipeline without any route taking it or any middleware
+   * answering: `'404'` (default) answers 404; `'ignore'` leaves the socket to other `upgrade` listeners.
+   */
+  unmatched?: UnmatchedUpgrade;
 }
+
+export type UnmatchedUpgrade = '404' | 'ignore';

@@ -42,7 +42,15 @@ export interface WskitExpress<A> {
 const DEFAULT_PIPELINE_TIMEOUT = 10_000;
 
 export function wskitExpress<A extends Routable>(app: A, options: WskitExpressSetup = {}): WskitExpress<A> {
-  const { server: initialServer, onError, shutdownTimeout = 5000, Router: routerOption, ...socketDefaults } = options;
+  const {
+    server: initialServer,
+    onError,
+    shutdownTimeout = 5000,
+    Router: routerOption,
+    shouldHandle,
+    unmatched = '404',
+    ...socketDefaults
+  } = options;
   const reportError: ErrorHook =
     onError ?? ((error) => console.error('[@wskit/express] ws handler failed:', error));
   const wss = new WebSocketServer(toServerOptions(socketDefaults));
@@ -85,7 +93,12 @@ export function wskitExpress<A extends Routable>(app: A, options: WskitExpressSe
     if (detachers.has(server)) return server;
     const listener = createUpgradeListener(
       app as unknown as RequestHandlingApp,
-      { isClosing: () => closing !== null, pipelineTimeout: options.handshakeTimeout ?? DEFAULT_PIPELINE_TIMEOUT },
+      {
+        isClosing: () => closing !== null,
+        pipelineTimeout: options.handshakeTimeout ?? DEFAULT_PIPELINE_TIMEOUT,
+        shouldHandle,
+        unmatched,
+      },
       () => server.listenerCount('upgrade'),
     );
     server.on('upgrade', listener);

@@ -2,11 +2,13 @@
  * The one `upgrade` listener per HTTP server. It runs each WebSocket upgrade request through the app's
  * normal Express pipeline with a real `http.ServerResponse` bound to the raw socket: middleware that
  * answers sends a genuine HTTP response (and the socket is closed), a ws route that is reached takes
- * the socket over, and a request no route takes gets a 404 (or the status of an unhandled error).
+ * the socket over, and a request no route takes gets a 404 (or the status of an unhandled error) —
+ * or, with `unmatched: 'ignore'`, is left to the server's other `upgrade` listeners.
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createUpgradeResponse, writeHttpError } from '@wskit/core';
+import type { UnmatchedUpgrade } from './options.js';
 import { markUpgrade, type UpgradeContext } from './upgrade-context.js';
 
 /** What Express apps (4 and 5) expose to run a request through their router. */
@@ -19,6 +21,10 @@ export interface DispatcherState {
   isClosing(): boolean;
   /** How long the pipeline may take to answer or reach a ws route (ms). */
   pipelineTimeout: number;
+  /** False leaves the request untouched (another listener's). */
+  shouldHandle?: ((req: IncomingMessage) => boolean) | undefined;
+  /** What a WebSocket upgrade that no route took and nobody answered gets. */
+  unmatched: UnmatchedUpgrade;
 }
 
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -31,6 +37,17 @@ export function createUpgradeListener(
   listenerCount: () => number,
 ): UpgradeListener {
   return (req, socket, head) => {
+    if (state.shouldHandle) {
+      let mine: boolean;
+      try {
+        mine = state.shouldHandle(req);
+      } catch {
+        // A throwing filter must not crash the server from inside an event listener.
+        writeHttpError(socket, 500);
+        return;
+      }
+      if (!mine) return;
+    }
     if (String(req.headers.upgrade).toLowerCase() !== 'websocket') {
       // Another protocol: leave it to whoever else listens, or refuse it ourselves.
       if (listenerCount() <= 1) writeHttpError(socket, 400);
@@ -70,7 +87,14 @@ export function createUpgradeListener(
         if (!res.writableEnded) socket.destroy();
         return;
       }
-      answer(res, error === undefined || error === null || error === 'route' || error === 'router' ? 404 : statusOf(error));
+      const noRoute = error === undefined || error === null || error === 'route' || error === 'router';
+      if (noRoute && state.unmatched === 'ignore') {
+        // Another `upgrade` listener may own this path: hand the socket back untouched.
+        res.release();
+        socket.removeListener('error', ignore);
+        return;
+      }
+      answer(res, noRoute ? 404 : statusOf(error));
     });
   };
 }
