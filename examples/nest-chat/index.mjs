@@ -1,24 +1,29 @@
 #!/usr/bin/env node
-// Nest chat rooms on @wskit/nest: one gateway on a `/rooms/:room` path pattern, a connect-time guard
-// that checks a `?name=` query (403 without one, 401 for a reserved name), acks and room broadcast.
+// Nest chat rooms on @wskit/nest: one gateway on a `/rooms/:room` path pattern, Nest's own class-level
+// @UseGuards running against the upgrade request (403 without a `?name=`, 401 for a reserved name),
+// acks and room broadcast.
 // Plain JavaScript, so decorators are applied as functions.
 // Usage (after `npm run build`): node examples/nest-chat/index.mjs [--port 8080]
 //   GET /                  a short text page
 //   WS  /rooms/:room?name=you   send {"event":"say","data":"hi"}; everyone in the room gets
-//                          {"event":"said","data":{"room","name","text"}}; the sender also gets an ack
+//                          {"event":"said","data":{"room","name","text"}}; the sender also gets an ack;
+//                          unknown events and bad JSON get {"event":"exception","data":{"code",...}}
 import 'reflect-metadata';
-import { Controller, Get, Module, UnauthorizedException } from '@nestjs/common';
+import { Controller, Get, Module, UnauthorizedException, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
-import { UseConnectionGuards, WskitAdapter, WsParams, getConnectionContext } from '@wskit/nest';
+import { WskitAdapter, WsParams, getConnectionContext } from '@wskit/nest';
 
 const args = process.argv.slice(2);
 const at = args.indexOf('--port');
 const port = Number(at >= 0 ? args[at + 1] : (process.env.PORT ?? 8080));
 
+// A gateway's class guards run twice in Nest's sense: once on the upgrade request (type 'http', before
+// the handshake) and again per message (type 'ws'); this one only has work to do at connect time.
 class NameGuard {
   canActivate(context) {
+    if (context.getType() !== 'http') return true;
     const req = context.switchToHttp().getRequest();
     const name = new URL(req.url, 'http://host').searchParams.get('name');
     if (name === 'admin') throw new UnauthorizedException('reserved name');
@@ -51,7 +56,7 @@ MessageBody()(proto, 'say', 0);
 ConnectedSocket()(proto, 'say', 1);
 WsParams('room')(proto, 'say', 2);
 WebSocketGateway({ path: '/rooms/:room', maxPayload: 16 * 1024, perMessageDeflate: true })(RoomsGateway);
-UseConnectionGuards(NameGuard)(RoomsGateway);
+UseGuards(NameGuard)(RoomsGateway);
 
 class HomeController {
   home() {
