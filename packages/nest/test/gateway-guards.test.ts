@@ -16,10 +16,11 @@ import {
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { MessageBody, SubscribeMessage, WebSocketGateway, WsException } from '@nestjs/websockets';
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Observable, of } from 'rxjs';
 import WebSocket from 'ws';
+import type { WebSocket as WsClient } from '@wskit/core';
 import { WskitAdapter } from '@wskit/nest';
 import { connect, refusal } from './client-helpers.js';
 
@@ -65,6 +66,13 @@ class GlobalGuard implements CanActivate {
 class EvenGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     return context.getType() === 'ws' && (context.switchToWs().getData<number>() ?? 1) % 2 === 0;
+  }
+}
+
+/** Written for messages only, without a getType() check: at connect time it must fail closed. */
+class NaiveWsGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    return context.switchToWs().getClient() !== undefined;
   }
 }
 
@@ -132,11 +140,15 @@ class SmallGateway {
   }
 }
 
+@UseGuards(NaiveWsGuard)
+@WebSocketGateway({ path: '/naive' })
+class NaiveGateway {}
+
 @WebSocketGateway({ path: '/beat', heartbeat: { interval: 40, timeout: 80 } })
 class BeatGateway {}
 
 @Module({
-  providers: [SecureGateway, OpenGateway, SmallGateway, BeatGateway, { provide: APP_GUARD, useClass: AppGuard }],
+  providers: [SecureGateway, OpenGateway, SmallGateway, BeatGateway, NaiveGateway, { provide: APP_GUARD, useClass: AppGuard }],
 })
 class GuardsModule {}
 
@@ -219,6 +231,10 @@ test('APP_GUARD and useGlobalGuards refuse at connect time, on every gateway', a
   expect((await refusal(`${base}/small?deny=app`)).status).toBe(403);
 });
 
+test('a class guard written for messages only (no getType check) fails closed at connect time', async () => {
+  expect((await refusal(`${base}/naive`)).status).toBe(403);
+});
+
 test('a message-level @UseGuards still refuses per message with a WsException reply', async () => {
   const client = await connect(`${base}/secure`, { 'x-key': 'good' });
   client.send({ event: 'even', data: 4 });
@@ -278,4 +294,23 @@ test('per-gateway heartbeat is passed through: pings arrive, a silent client is 
     silent.once('error', reject);
   });
   expect(await closed).toBe(1006);
+});
+
+test('the errorEvent option renames the adapter error replies', async () => {
+  const server = createServer();
+  const adapter = new WskitAdapter(server, { errorEvent: 'oops' });
+  const gateway = adapter.create(0, { path: '/bare' });
+  adapter.bindClientConnect(gateway, (client) => adapter.bindMessageHandlers(client as WsClient, [], (data) => of(data)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const client = await connect(`ws://127.0.0.1:${port}/bare`);
+    client.send({ event: 'nope', id: 1 });
+    expect(await client.next()).toMatchObject({ event: 'oops', id: 1, data: { code: 'UNKNOWN_EVENT' } });
+    client.ws.close();
+    await adapter.close(gateway);
+  } finally {
+    await adapter.dispose();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
