@@ -56,6 +56,10 @@ export class UpgradeExecutionContext implements ExecutionContext {
     return { getData: <T>() => undefined as T, getContext: <T>() => undefined as T };
   }
 
+  /**
+   * No socket or message exists yet. Undefined client and data make a guard written only for messages
+   * (one that does not check getType()) refuse or throw, so it fails closed rather than letting an upgrade through.
+   */
   switchToWs(): WsArgumentsHost {
     return {
       getData: <T>() => undefined as T,
