@@ -47,3 +47,23 @@ export async function startEchoServer(impl: Implementation, options: ServerOptio
     });
   return { port, server, close };
 }
+
+/**
+ * What the interop peers expect of our server: echo every message with its type; a text message
+ * "close:CODE:REASON" makes the server close with that code and reason. Returns the closes it saw.
+ */
+export function serveInteropPeer(server: WsWebSocketServer): Array<[number, string]> {
+  const closes: Array<[number, string]> = [];
+  server.on('connection', (socket) => {
+    socket.on('error', () => {});
+    socket.on('message', (data, isBinary) => {
+      const text = isBinary ? '' : String(data);
+      if (text.startsWith('close:')) {
+        const [, code, reason] = text.split(':');
+        socket.close(Number(code), reason);
+      } else socket.send(data as Buffer, { binary: isBinary });
+    });
+    socket.on('close', (code, reason) => closes.push([code, reason.toString()]));
+  });
+  return closes;
+}

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
-import { implementations } from '../helpers/implementations.js';
+import { implementations, serveInteropPeer } from '../helpers/implementations.js';
 import { PAGE_HTML, PAGE_SIZES, type PageReport } from './chromium-page.js';
 
 let browser: Browser;
@@ -38,18 +38,7 @@ describe.each(implementations)('chromium interop: $name', (impl) => {
       res.end(req.url === '/' ? PAGE_HTML : '');
     });
     const wss = new impl.WebSocketServer({ server: http, path: '/ws', perMessageDeflate: true, maxPayload: 64 << 20 });
-    const serverSaw: Array<[number, string]> = [];
-    wss.on('connection', (socket) => {
-      socket.on('error', () => {});
-      socket.on('message', (data, isBinary) => {
-        const text = isBinary ? '' : String(data);
-        if (text.startsWith('close:')) {
-          const [, code, reason] = text.split(':');
-          socket.close(Number(code), reason);
-        } else socket.send(data as Buffer, { binary: isBinary });
-      });
-      socket.on('close', (code, reason) => serverSaw.push([code, reason.toString()]));
-    });
+    const serverSaw = serveInteropPeer(wss);
     http.listen(0, '127.0.0.1');
     await once(http, 'listening');
     const { port } = http.address() as AddressInfo;

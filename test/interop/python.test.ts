@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { WebSocket as WsWebSocket } from 'ws';
-import { implementations, type Implementation } from '../helpers/implementations.js';
+import { implementations, serveInteropPeer, type Implementation } from '../helpers/implementations.js';
 import { run, startPeer } from '../helpers/child.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -28,18 +28,7 @@ interface PythonClientReport {
 async function startServer(impl: Implementation, perMessageDeflate: boolean) {
   const wss = new impl.WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate, maxPayload: 64 << 20 });
   await once(wss, 'listening');
-  const closes: Array<[number, string]> = [];
-  wss.on('connection', (socket) => {
-    socket.on('error', () => {});
-    socket.on('message', (data, isBinary) => {
-      const text = isBinary ? '' : String(data);
-      if (text.startsWith('close:')) {
-        const [, code, reason] = text.split(':');
-        socket.close(Number(code), reason);
-      } else socket.send(data as Buffer, { binary: isBinary });
-    });
-    socket.on('close', (code, reason) => closes.push([code, reason.toString()]));
-  });
+  const closes = serveInteropPeer(wss);
   const port = (wss.address() as AddressInfo).port;
   const close = (): Promise<void> =>
     new Promise((resolve) => {

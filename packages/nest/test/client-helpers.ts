@@ -44,9 +44,9 @@ export function connect(url: string, headers: Record<string, string> = {}): Prom
 }
 
 /** Attempts an upgrade that is expected to be refused; resolves with the HTTP status and body. */
-export function refusal(url: string): Promise<{ status: number; body: string }> {
+export function refusal(url: string, headers?: Record<string, string>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { headers });
     ws.once('open', () => {
       ws.terminate();
       reject(new Error(`upgrade to ${url} was accepted`));

@@ -168,31 +168,12 @@ afterAll(async () => {
   await app?.close();
 });
 
-function refusalWith(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
-    ws.once('open', () => {
-      ws.terminate();
-      reject(new Error(`upgrade to ${url} was accepted`));
-    });
-    ws.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    ws.once('error', (error) => {
-      if (!/Unexpected server response/.test(error.message)) reject(error);
-    });
-  });
-}
-
 test('class-level @UseGuards runs on the upgrade request: false → 403, UnauthorizedException → 401, pass opens', async () => {
   seen.length = 0;
   const forbidden = await refusal(`${base}/secure`);
   expect(forbidden.status).toBe(403);
   expect(JSON.parse(forbidden.body)).toMatchObject({ statusCode: 403 });
-  const unauthorized = await refusalWith(`${base}/secure`, { 'x-key': 'bad' });
+  const unauthorized = await refusal(`${base}/secure`, { 'x-key': 'bad' });
   expect(unauthorized.status).toBe(401);
   expect(JSON.parse(unauthorized.body)).toMatchObject({ statusCode: 401, message: 'bad key' });
   // Refused before the handshake: no connection was made, so the guard saw only the upgrade requests.
@@ -226,7 +207,7 @@ test('APP_GUARD and useGlobalGuards refuse at connect time, on every gateway', a
   expect(global403.status).toBe(403);
   expect(JSON.parse(global403.body)).toMatchObject({ statusCode: 403, message: 'Forbidden resource' });
   // Global guards run before the class guard: a good key does not help.
-  expect((await refusalWith(`${base}/secure?deny=global`, { 'x-key': 'good' })).status).toBe(403);
+  expect((await refusal(`${base}/secure?deny=global`, { 'x-key': 'good' })).status).toBe(403);
   // A gateway with no guards of its own is still behind the global ones.
   expect((await refusal(`${base}/small?deny=app`)).status).toBe(403);
 });
