@@ -3,6 +3,9 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, type ClientOptions } from '@wskit/core';
 import type { FastifyInstance } from 'fastify';
+import { collect } from '../../../test/helpers/inbox.js';
+
+export { collect, messages, nextMessage } from '../../../test/helpers/inbox.js';
 
 export async function listen(app: FastifyInstance): Promise<{ ws: string; http: string }> {
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -43,51 +46,6 @@ export async function refusal(promise: Promise<WebSocket>): Promise<Refused> {
     throw error;
   }
   throw new Error('the upgrade was accepted');
-}
-
-interface Inbox {
-  queue: string[];
-  waiters: ((message: string) => void)[];
-}
-const inboxes = new WeakMap<WebSocket, Inbox>();
-
-/**
- * Starts buffering a client's messages right away: a server may send in the same packet as the 101, and
- * those messages are emitted before an `await` on the open event has resumed.
- */
-export function collect(ws: WebSocket): WebSocket {
-  const inbox: Inbox = { queue: [], waiters: [] };
-  inboxes.set(ws, inbox);
-  ws.on('message', (data: Buffer) => {
-    const waiter = inbox.waiters.shift();
-    if (waiter) waiter(data.toString());
-    else inbox.queue.push(data.toString());
-  });
-  return ws;
-}
-
-export function nextMessage(ws: WebSocket, timeout = 3000): Promise<string> {
-  const inbox = inboxes.get(ws);
-  if (!inbox) throw new Error('collect(ws) was not called');
-  const queued = inbox.queue.shift();
-  if (queued !== undefined) return Promise.resolve(queued);
-  return new Promise((resolve, reject) => {
-    const waiter = (message: string): void => {
-      clearTimeout(timer);
-      resolve(message);
-    };
-    const timer = setTimeout(() => {
-      inbox.waiters.splice(inbox.waiters.indexOf(waiter), 1);
-      reject(new Error('no message'));
-    }, timeout);
-    inbox.waiters.push(waiter);
-  });
-}
-
-export async function messages(ws: WebSocket, count: number, timeout = 3000): Promise<string[]> {
-  const out: string[] = [];
-  while (out.length < count) out.push(await nextMessage(ws, timeout));
-  return out;
 }
 
 export function closed(ws: WebSocket, timeout = 5000): Promise<{ code: number; reason: string }> {

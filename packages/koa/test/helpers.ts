@@ -2,6 +2,9 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import WebSocket, { type ClientOptions } from 'ws';
+import { collect } from '../../../test/helpers/inbox.js';
+
+export { messages, nextMessage } from '../../../test/helpers/inbox.js';
 
 export function portOf(server: Server): number {
   return (server.address() as AddressInfo).port;
@@ -12,25 +15,12 @@ export async function listening(server: Server): Promise<number> {
   return portOf(server);
 }
 
-interface Inbox {
-  queue: string[];
-  waiters: ((message: string) => void)[];
-}
 // A message can arrive in the same chunk as the 101 and be emitted right after 'open', before the
-// test's next line runs: every client records its messages from the start.
-const inboxes = new WeakMap<WebSocket, Inbox>();
-
+// test's next line runs: every client records its messages from the start (collect).
 /** Opens a client; rejects with `{ status, body }` when the server answers with plain HTTP. */
 export function open(url: string, protocols?: string[], options: ClientOptions = {}): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols, options);
-    const inbox: Inbox = { queue: [], waiters: [] };
-    inboxes.set(ws, inbox);
-    ws.on('message', (data: Buffer) => {
-      const waiter = inbox.waiters.shift();
-      if (waiter) waiter(data.toString());
-      else inbox.queue.push(data.toString());
-    });
+    const ws = collect(new WebSocket(url, protocols, options));
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
@@ -57,20 +47,6 @@ export async function refusal(url: string, options: ClientOptions = {}): Promise
     throw error;
   }
   throw new Error('the upgrade was accepted');
-}
-
-export function nextMessage(ws: WebSocket): Promise<string> {
-  const inbox = inboxes.get(ws);
-  if (!inbox) throw new Error('not a client made by open()');
-  const queued = inbox.queue.shift();
-  if (queued !== undefined) return Promise.resolve(queued);
-  return new Promise((resolve) => inbox.waiters.push(resolve));
-}
-
-export async function messages(ws: WebSocket, count: number): Promise<string[]> {
-  const got: string[] = [];
-  for (let i = 0; i < count; i++) got.push(await nextMessage(ws));
-  return got;
 }
 
 export function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {

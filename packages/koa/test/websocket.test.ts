@@ -326,11 +326,11 @@ describe.each(versions)('%s', (_name, Koa) => {
     });
     const inRoom = [await open(`${h.base}/room`), await open(`${h.base}/room`)].map(track);
     const outside = track(await open(`${h.base}/lobby`));
-    await Promise.all([...inRoom, outside].map(nextMessage));
+    await Promise.all([...inRoom, outside].map((ws) => nextMessage(ws)));
     expect(h.ws.clients.size).toBe(3);
     expect(room.size).toBe(2);
 
-    const roomGot = Promise.all(inRoom.map(nextMessage));
+    const roomGot = Promise.all(inRoom.map((ws) => nextMessage(ws)));
     const outsideGot = nextMessage(outside);
     expect(room.broadcast('room only')).toBe(2);
     expect(await roomGot).toEqual(['room only', 'room only']);
