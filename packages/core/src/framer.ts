@@ -142,11 +142,7 @@ export class Framer {
       return;
     }
     if (this.busy) {
-      this.queuedBytes += data.length;
-      this.queue.push(() => {
-        this.queuedBytes -= data.length;
-        this.sendMessage(data, options, cb);
-      });
+      this.holdBack(data.length, () => this.sendMessage(data, options, cb));
       return;
     }
     let opcode: number = options.binary ? Opcode.Binary : Opcode.Text;
@@ -220,11 +216,7 @@ export class Framer {
   /** Waits for `job` (e.g. reading a Blob) before anything queued after it is framed. */
   sendLater(size: number, job: (done: (send?: () => void) => void) => void): void {
     if (this.busy) {
-      this.queuedBytes += size;
-      this.queue.push(() => {
-        this.queuedBytes -= size;
-        this.sendLater(size, job);
-      });
+      this.holdBack(size, () => this.sendLater(size, job));
       return;
     }
     this.busy = true;
@@ -246,11 +238,7 @@ export class Framer {
     // Control frames may go between the fragments of a message (RFC 6455 §5.4), but a close frame must
     // follow all data.
     if (this.busy && !(this.streaming && opcode !== Opcode.Close)) {
-      this.queuedBytes += data.length;
-      this.queue.push(() => {
-        this.queuedBytes -= data.length;
-        this.sendControl(opcode, data, mask, cb);
-      });
+      this.holdBack(data.length, () => this.sendControl(opcode, data, mask, cb));
       return;
     }
     this.writeFrame(opcode, true, false, data, mask, cb);
@@ -259,11 +247,7 @@ export class Framer {
   /** Writes pre-built frame bytes (broadcast: framed once, written to many sockets). */
   sendRaw(frame: Buffer, cb?: SendCallback): void {
     if (this.busy) {
-      this.queuedBytes += frame.length;
-      this.queue.push(() => {
-        this.queuedBytes -= frame.length;
-        this.sendRaw(frame, cb);
-      });
+      this.holdBack(frame.length, () => this.sendRaw(frame, cb));
       return;
     }
     // Nothing waiting: write now. A fan-out to thousands of sockets then costs no tick per socket. Only
@@ -395,6 +379,15 @@ export class Framer {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     process.nextTick(flushFramer, this);
+  }
+
+  /** While an asynchronous step holds the line, a send waits in order; its bytes count as buffered meanwhile. */
+  private holdBack(size: number, retry: () => void): void {
+    this.queuedBytes += size;
+    this.queue.push(() => {
+      this.queuedBytes -= size;
+      retry();
+    });
   }
 
   private drain(): void {
