@@ -134,8 +134,7 @@ export class Receiver implements FrameSink {
       this.messageCompressed = rsv1;
     }
     if (!this.messageCompressed) {
-      if (this.assembleFragments) this.addData(payload, fin);
-      else this.streamFragment(payload, fin);
+      this.addData(payload, fin);
       return;
     }
     this.inflating = true;
@@ -163,14 +162,17 @@ export class Receiver implements FrameSink {
   /** Streaming reception: nothing is buffered beyond the current frame; UTF-8 is still checked across frames. */
   private streamFragment(data: Buffer, fin: boolean): void {
     const binary = this.messageBinary;
-    if (!binary && this.validateUtf8) {
-      const utf8 = (this.utf8 ??= new Utf8Stream());
-      if (!utf8.write(data) || (fin && !utf8.end())) return this.invalidUtf8();
-    }
+    if (!binary && this.validateUtf8 && !this.utf8Continues(data, fin)) return this.invalidUtf8();
     const index = this.fragmentIndex;
     this.fragmentIndex = fin ? 0 : index + 1;
     this.target.onFragment(data, binary, fin, index);
     this.deferIfNeeded();
+  }
+
+  /** Feeds the next piece of a text message to the streaming validator: false once it cannot be UTF-8. */
+  private utf8Continues(data: Buffer, fin: boolean): boolean {
+    const utf8 = (this.utf8 ??= new Utf8Stream());
+    return utf8.write(data) && (!fin || utf8.end());
   }
 
   private addData(data: Buffer, fin: boolean): void {
@@ -185,10 +187,8 @@ export class Receiver implements FrameSink {
       this.deliver(data);
       return;
     }
-    if (text && this.validateUtf8 && !this.messageCompressed) {
-      const utf8 = (this.utf8 ??= new Utf8Stream());
-      if (!utf8.write(data) || (fin && !utf8.end())) return this.invalidUtf8();
-    }
+    // A compressed message arrives here whole (fin, no fragments), so only plain fragments reach this point.
+    if (text && this.validateUtf8 && !this.utf8Continues(data, fin)) return this.invalidUtf8();
     if (data.length > 0) {
       this.fragments.push(data);
       this.fragmentBytes += data.length;
@@ -202,9 +202,7 @@ export class Receiver implements FrameSink {
       this.dispatch(fragments, true);
       return;
     }
-    const whole = fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, length);
-    if (text && this.validateUtf8 && this.messageCompressed && !isValidUtf8(whole)) return this.invalidUtf8();
-    this.deliver(whole);
+    this.deliver(fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, length));
   }
 
   private deliver(data: Buffer): void {
