@@ -92,6 +92,13 @@ export function toBuffer(data: Exclude<Data, Blob> | number): Buffer {
   throw new TypeError('The data argument must be a string, Buffer, ArrayBuffer, ArrayBufferView or Blob');
 }
 
+function closePayload(code: number, reason: Buffer): Buffer {
+  const payload = Buffer.allocUnsafe(2 + reason.length);
+  payload.writeUInt16BE(code, 0);
+  reason.copy(payload, 2);
+  return payload;
+}
+
 /** The WebSocket a socket is bound to: lets one set of listener functions serve every connection. */
 const OWNER = Symbol('wskit.websocket');
 type OwnedSocket = Duplex & { [OWNER]?: WebSocket };
@@ -452,13 +459,9 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       if (reasonBytes.length > MAX_CLOSE_REASON) {
         throw new RangeError('The message must not be greater than 123 bytes');
       }
-      payload = Buffer.allocUnsafe(2 + reasonBytes.length);
-      payload.writeUInt16BE(code, 0);
-      reasonBytes.copy(payload, 2);
+      payload = closePayload(code, reasonBytes);
     }
-    this._readyState = CLOSING;
-    this.sendCloseFrame(payload);
-    this.armCloseTimer();
+    this.startClosing(payload);
   }
 
   terminate(): void {
@@ -494,6 +497,19 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       if (this.closeFrameReceived || this.receiveFailed) this.endSocket();
     });
     framer.flush();
+  }
+
+  /** Starts the closing handshake from OPEN: sends the close frame and bounds the wait for the peer. */
+  private startClosing(payload: Buffer): void {
+    this._readyState = CLOSING;
+    this.sendCloseFrame(payload);
+    this.armCloseTimer();
+  }
+
+  /** The input ended (peer's close frame or a protocol error): answer it, or finish if we closed first. */
+  private answerClose(payload: Buffer): void {
+    if (this._readyState === OPEN) this.startClosing(payload);
+    else if (this.closeFrameSent) this.endSocket();
   }
 
   /**
@@ -577,31 +593,13 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     this.closeFrameReceived = true;
     this.closeCode = code;
     this.closeReason = reason;
-    if (this._readyState === OPEN) {
-      this._readyState = CLOSING;
-      // Echo the peer's code and reason (RFC 6455 §5.5.1); a close without a code is answered without one.
-      let payload = EMPTY_BUFFER;
-      if (code !== 1005) {
-        payload = Buffer.allocUnsafe(2 + reason.length);
-        payload.writeUInt16BE(code, 0);
-        reason.copy(payload, 2);
-      }
-      this.sendCloseFrame(payload);
-      this.armCloseTimer();
-    } else if (this.closeFrameSent) {
-      this.endSocket();
-    }
+    // Echo the peer's code and reason (RFC 6455 §5.5.1); a close without a code is answered without one.
+    this.answerClose(code === 1005 ? EMPTY_BUFFER : closePayload(code, reason));
   }
 
   onReceiveError(error: WebSocketError): void {
     this.receiveFailed = true;
-    if (this._readyState === OPEN) {
-      this._readyState = CLOSING;
-      this.sendCloseFrame(Buffer.from([error.closeCode >> 8, error.closeCode & 0xff]));
-      this.armCloseTimer();
-    } else if (this.closeFrameSent) {
-      this.endSocket();
-    }
+    this.answerClose(closePayload(error.closeCode, EMPTY_BUFFER));
     this.emitError(error);
   }
 
