@@ -72,6 +72,8 @@ export interface UpgradeRequestInfo {
   version: 8 | 13;
   protocols: Set<string>;
   extensions: string | undefined;
+  /** The client's origin: `Origin` (version 13) or `Sec-WebSocket-Origin` (version 8). */
+  origin: string | undefined;
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {
@@ -110,11 +112,13 @@ export function validateUpgradeRequest(req: IncomingMessage): UpgradeRequestInfo
       return new HandshakeError(400, 'Invalid Sec-WebSocket-Protocol header');
     }
   }
+  const version = versionHeader === '13' ? 13 : 8;
   return {
     key: key.trim(),
-    version: versionHeader === '13' ? 13 : 8,
+    version,
     protocols,
     extensions: headerValue(req, 'sec-websocket-extensions'),
+    origin: headerValue(req, version === 8 ? 'sec-websocket-origin' : 'origin'),
   };
 }
 

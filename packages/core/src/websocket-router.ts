@@ -197,7 +197,7 @@ export class WebSocketRouter {
       params,
       query: url.searchParams,
       requestedProtocols: requested,
-      origin: req.headers[info.version === 8 ? 'sec-websocket-origin' : 'origin'] as string | undefined,
+      origin: info.origin,
       protocol: mount.protocol,
       accept: (protocol, options = {}) => {
         if (!settle()) throw new Error('This request was already accepted or rejected');

@@ -229,11 +229,6 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
 
     let deflate: PerMessageDeflate | null = null;
     if (this.options.perMessageDeflate && info.extensions !== undefined) {
-      const candidate = new PerMessageDeflate(
-        this.options.perMessageDeflate === true ? {} : this.options.perMessageDeflate,
-        true,
-        this.options.maxPayload,
-      );
       let offers;
       try {
         offers = parseExtensions(info.extensions);
@@ -243,12 +238,16 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       }
       const offered = offers[PerMessageDeflate.extensionName];
       if (offered) {
+        const candidate = new PerMessageDeflate(
+          this.options.perMessageDeflate === true ? {} : this.options.perMessageDeflate,
+          true,
+          this.options.maxPayload,
+        );
         try {
           candidate.accept(offered);
           deflate = candidate;
         } catch {
           // No acceptable offer: the extension is declined, the connection goes on without it.
-          deflate = null;
         }
       }
     }
@@ -259,7 +258,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       return;
     }
     const verifyInfo: VerifyClientInfo = {
-      origin: req.headers[info.version === 8 ? 'sec-websocket-origin' : 'origin'] as string | undefined,
+      origin: info.origin,
       secure: Boolean((req.socket as { authorized?: boolean; encrypted?: boolean }).authorized ||
         (req.socket as { encrypted?: boolean }).encrypted),
       req,
