@@ -10,6 +10,7 @@ import { randomFillSync } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { Opcode } from './constants.js';
 import { WebSocketError } from './errors.js';
+import { queueFanout, type FanoutTarget } from './fanout.js';
 import { maskInto } from './mask.js';
 
 export type SendCallback = (error?: Error | null) => void;
@@ -96,7 +97,7 @@ export interface MessageOptions {
   compress: boolean;
 }
 
-export class Framer {
+export class Framer implements FanoutTarget {
   compressor: MessageCompressor | null = null;
 
   private batch: Buffer | null = null;
@@ -112,7 +113,8 @@ export class Framer {
   private busy = false;
   private destroyed = false;
 
-  private directWriteTick = -1;
+  /** Waiting in the fan-out pump's queue. */
+  private fanoutQueued = false;
   private inFragmentedMessage = false;
   private fragmentCompressed = false;
   /** Callback of the message being compressed: destroy() fails it, as the compressor drops it unanswered. */
@@ -244,26 +246,27 @@ export class Framer {
     this.writeFrame(opcode, true, false, data, mask, cb);
   }
 
-  /** Writes pre-built frame bytes (broadcast: framed once, written to many sockets). */
+  /** Queues pre-built frame bytes (broadcast: framed once, written to many sockets by the fan-out pump). */
   sendRaw(frame: Buffer, cb?: SendCallback): void {
     if (this.busy) {
       this.holdBack(frame.length, () => this.sendRaw(frame, cb));
       return;
     }
-    // Nothing waiting: write now. A fan-out to thousands of sockets then costs no tick per socket. Only
-    // the first frame of a tick goes out directly: the rest of a burst (many broadcasts in one tick) is
-    // gathered and written once at the end of the tick.
-    const tick = currentTick();
-    const idle =
-      this.directWriteTick !== tick && !this.flushScheduled && this.out.length === 0 && this.batchUsed === this.batchStart;
     this.sealBatch();
     this.out.push(frame);
     this.outBytes += frame.length;
     if (cb) this.callbacks.push(cb);
-    if (idle) {
-      this.directWriteTick = tick;
-      this.flush();
-    } else this.scheduleFlush();
+    // A flush already due this tick takes the frame along; otherwise the pump writes it.
+    if (!this.flushScheduled && !this.fanoutQueued) {
+      this.fanoutQueued = true;
+      queueFanout(this);
+    }
+  }
+
+  /** @internal Called by the fan-out pump. */
+  fanoutFlush(): void {
+    this.fanoutQueued = false;
+    if (!this.flushScheduled) this.flush();
   }
 
   /** Hands everything batched to the socket now. */
@@ -275,6 +278,7 @@ export class Framer {
     const out = this.out;
     if (out.length === 0) return;
     const callbacks = this.callbacks;
+    const outBytes = this.outBytes;
     this.out = [];
     this.callbacks = [];
     this.outBytes = 0;
@@ -293,6 +297,11 @@ export class Framer {
     }
     if (out.length === 1) {
       socket.write(out[0]!, done);
+      return;
+    }
+    // Several small pieces (broadcast frames merged by the fan-out pump): one copy is cheaper than writev.
+    if (outBytes <= SMALL_PAYLOAD) {
+      socket.write(Buffer.concat(out, outBytes), done);
       return;
     }
     socket.cork();
@@ -393,21 +402,6 @@ export class Framer {
   private drain(): void {
     while (!this.busy && this.queue.length > 0) this.queue.shift()!();
   }
-}
-
-// A process-wide tick number, advanced by one nextTick per tick in which it was read (not one per socket).
-let tickNumber = 0;
-let tickPending = false;
-function advanceTick(): void {
-  tickPending = false;
-  tickNumber++;
-}
-function currentTick(): number {
-  if (!tickPending) {
-    tickPending = true;
-    process.nextTick(advanceTick);
-  }
-  return tickNumber;
 }
 
 function flushFramer(framer: Framer): void {

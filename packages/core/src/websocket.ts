@@ -325,6 +325,11 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       this.sendAfterClose(frame, cb);
       return;
     }
+    // The payload is a little smaller than the frame; the limit is about memory, so count the frame.
+    if (this.maxBufferedAmount > 0 && this.bufferedAmount + frame.length > this.maxBufferedAmount) {
+      this.dropSlowConsumer(cb);
+      return;
+    }
     this.getFramer().sendRaw(frame, cb);
   }
 

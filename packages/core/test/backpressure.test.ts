@@ -310,6 +310,35 @@ describe('maxBufferedAmount', () => {
     }
   });
 
+  test('broadcast obeys the limit: a peer that stops reading is dropped, the reading one gets every message', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxBufferedAmount: MiB });
+    await once(wss, 'listening');
+    const port = (wss.address() as AddressInfo).port;
+    try {
+      const stalled = await rawConnect(port, { decode: false });
+      const reading = await rawConnect(port, { decode: false });
+      const readBytes = drainPeer(reading);
+      expect(await waitUntil(() => wss.clients.size === 2, 2000)).toBe(true);
+      const errors: WebSocketError[] = [];
+      for (const ws of wss.clients) ws.on('error', (error: WebSocketError) => errors.push(error));
+      const chunk = Buffer.alloc(64 * 1024, 3);
+      // 1,000 × 64 KiB = 62.5 MiB for the stalled peer if nothing stopped it.
+      let sent = 0;
+      for (; sent < 1000; sent++) {
+        wss.broadcast(chunk);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(await waitUntil(() => wss.clients.size === 1, 5000)).toBe(true);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatchObject({ code: 'WS_ERR_BUFFER_LIMIT', closeCode: 1008 });
+      expect(await waitUntil(() => readBytes() === 1000 * serverFrameBytes(64 * 1024), 10_000)).toBe(true);
+      stalled.socket.destroy();
+    } finally {
+      for (const c of wss.clients) c.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  }, 30_000);
+
   test('client option: a wskit client whose server stops reading is dropped with WS_ERR_BUFFER_LIMIT', async () => {
     const server = new WsServer({ host: '127.0.0.1', port: 0 });
     await once(server, 'listening');

@@ -1,6 +1,7 @@
 /**
  * wss.broadcast over real sockets: every open client gets the message exactly once, except/filter pick
- * the recipients, clients that negotiated permessage-deflate decode the shared frame, and a printed
+ * the recipients, clients that negotiated permessage-deflate decode the shared frame, the fan-out pump
+ * (slices per turn, merged writes, per-socket order), and a printed
  * (not asserted) comparison with a plain send loop for 2,000 clients.
  */
 import { once } from 'node:events';
@@ -176,7 +177,7 @@ describe('broadcast', () => {
         const cpuTotal = process.cpuUsage(cpu);
         const result = { cpuMs: (cpuUsed.user + cpuUsed.system) / 1000, wallMs };
         console.log(
-          `${label}: ${CLIENTS} clients × ${MESSAGES} msgs (${payload.length} B): CPU in the send calls ${result.cpuMs.toFixed(0)} ms, ` +
+          `${label}: ${CLIENTS} clients × ${MESSAGES} msgs (${payload.length} B): CPU in the calls (broadcast writes after them) ${result.cpuMs.toFixed(0)} ms, ` +
             `process CPU until delivered ${((cpuTotal.user + cpuTotal.system) / 1000).toFixed(0)} ms (incl. the raw readers), ` +
             `all delivered in ${wallMs.toFixed(0)} ms`,
         );
@@ -204,8 +205,44 @@ describe('broadcast', () => {
   }, 60_000);
 });
 
-describe('broadcast bursts', () => {
-  test('many broadcasts in one tick reach each socket in at most two writes to the kernel, in order', async () => {
+/** Counts what reaches each socket's low-level write (_write, or one _writev for a corked batch). */
+function countKernelWrites(sockets: Iterable<WebSocket>): number[] {
+  type LowLevel = { _write: (...a: unknown[]) => void; _writev?: (...a: unknown[]) => void };
+  const writes: number[] = [];
+  for (const ws of sockets) {
+    const socket = (ws as unknown as { _socket: LowLevel })._socket;
+    const index = writes.push(0) - 1;
+    const write = socket._write.bind(socket);
+    socket._write = (...args: unknown[]) => {
+      writes[index]!++;
+      write(...args);
+    };
+    const writev = socket._writev?.bind(socket);
+    if (writev) {
+      socket._writev = (...args: unknown[]) => {
+        writes[index]!++;
+        writev(...args);
+      };
+    }
+  }
+  return writes;
+}
+
+/** `count` raw peers that decode frames, and the server sockets in connection order. */
+async function rawPeers(wss: WebSocketServer, port: number, count: number): Promise<RawClient[]> {
+  const peers: RawClient[] = [];
+  for (let i = 0; i < count; i += 100) {
+    peers.push(...(await Promise.all(Array.from({ length: Math.min(100, count - i) }, () => rawConnect(port)))));
+  }
+  expect(await waitUntil(() => wss.clients.size === count, 10_000)).toBe(true);
+  return peers;
+}
+
+const texts = (peer: RawClient): string[] => peer.frames.map((f) => f.payload.toString());
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('broadcast fan-out', () => {
+  test('many broadcasts in one tick reach each socket in one write to the kernel, in order', async () => {
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await once(wss, 'listening');
     const port = (wss.address() as AddressInfo).port;
@@ -217,25 +254,7 @@ describe('broadcast bursts', () => {
         clients.push(c);
       }
       while (wss.clients.size < 5) await new Promise((r) => setTimeout(r, 5));
-      // Count what reaches the socket's low-level write (_write or, for corked batches, one _writev).
-      type LowLevel = { _write: (...a: unknown[]) => void; _writev?: (...a: unknown[]) => void };
-      const writes: number[] = [];
-      for (const ws of wss.clients) {
-        const socket = (ws as unknown as { _socket: LowLevel })._socket;
-        const index = writes.push(0) - 1;
-        const write = socket._write.bind(socket);
-        socket._write = (...args: unknown[]) => {
-          writes[index]!++;
-          write(...args);
-        };
-        const writev = socket._writev?.bind(socket);
-        if (writev) {
-          socket._writev = (...args: unknown[]) => {
-            writes[index]!++;
-            writev(...args);
-          };
-        }
-      }
+      const writes = countKernelWrites(wss.clients);
       const received = clients.map(() => [] as string[]);
       const all = Promise.all(
         clients.map(
@@ -252,10 +271,89 @@ describe('broadcast bursts', () => {
       await all;
       const expected = Array.from({ length: 100 }, (_, n) => `m${n}`);
       for (const r of received) expect(r).toEqual(expected);
-      for (const w of writes) expect(w).toBeLessThanOrEqual(2);
+      expect(writes).toEqual([1, 1, 1, 1, 1]);
     } finally {
       for (const c of clients) c.terminate();
       await new Promise((r) => wss.close(r));
+    }
+  });
+
+  test('a fan-out to many sockets lets the event loop turn between slices; every socket still gets it', async () => {
+    const { wss, port, stop } = await startServer();
+    try {
+      const peers = await rawPeers(wss, port, 600);
+      const writes = countKernelWrites(wss.clients);
+      const written = (): number => writes.filter((n) => n > 0).length;
+      wss.broadcast('to all');
+      expect(written()).toBe(0);
+      await nextTurn();
+      // Part of the sockets are written, not all: the loop ran other callbacks (this one) in between.
+      const afterOneTurn = written();
+      expect(afterOneTurn).toBeGreaterThan(0);
+      expect(afterOneTurn).toBeLessThan(600);
+      expect(await waitUntil(() => peers.every((p) => p.frames.length === 1), 5000)).toBe(true);
+      expect(writes.every((n) => n === 1)).toBe(true);
+      for (const peer of peers) expect(texts(peer)).toEqual(['to all']);
+    } finally {
+      await stop();
+    }
+  }, 30_000);
+
+  test('broadcasts made in separate turns while a fan-out is going out share writes; none is lost or reordered', async () => {
+    const { wss, port, stop } = await startServer();
+    try {
+      const peers = await rawPeers(wss, port, 400);
+      const writes = countKernelWrites(wss.clients);
+      const COUNT = 40;
+      for (let n = 0; n < COUNT; n++) {
+        wss.broadcast(`b${n}`);
+        await nextTurn();
+      }
+      expect(await waitUntil(() => peers.every((p) => p.frames.length >= COUNT), 10_000)).toBe(true);
+      const expected = Array.from({ length: COUNT }, (_, n) => `b${n}`);
+      for (const peer of peers) expect(texts(peer)).toEqual(expected);
+      // One write per socket per broadcast would be 16,000.
+      const total = writes.reduce((a, b) => a + b, 0);
+      expect(total).toBeLessThan((400 * COUNT) / 2);
+    } finally {
+      await stop();
+    }
+  }, 30_000);
+
+  test('a socket keeps its own order across broadcasts, sends and close; bufferedAmount counts queued frames', async () => {
+    const { wss, port, stop } = await startServer();
+    try {
+      const [peer] = await rawPeers(wss, port, 1);
+      const [ws] = [...wss.clients];
+      wss.broadcast('b1');
+      expect(ws!.bufferedAmount).toBe(4);
+      ws!.send('s1');
+      wss.broadcast('b2');
+      ws!.send('s2');
+      ws!.close(4000, 'bye');
+      expect(await waitUntil(() => peer!.frames.length === 5, 5000)).toBe(true);
+      expect(texts(peer!).slice(0, 4)).toEqual(['b1', 's1', 'b2', 's2']);
+      expect(peer!.frames[4]!.opcode).toBe(0x8);
+      expect(peer!.frames[4]!.payload.readUInt16BE(0)).toBe(4000);
+      expect(ws!.bufferedAmount).toBe(0);
+    } finally {
+      await stop();
+    }
+  });
+
+  test('a socket closed while its broadcast frame waits fails the send callback, and the others still get it', async () => {
+    const { wss, port, stop } = await startServer();
+    try {
+      const peers = await rawPeers(wss, port, 3);
+      const sockets = [...wss.clients];
+      const results: Array<Error | null | undefined> = [];
+      for (const ws of sockets) ws._sendFrame(Buffer.from([0x81, 0x01, 0x78]), (error) => results.push(error));
+      sockets[1]!.terminate();
+      expect(await waitUntil(() => results.length === 3, 5000)).toBe(true);
+      expect(results.filter((e) => e instanceof Error).map((e) => (e as { code?: string }).code)).toEqual(['WS_ERR_SOCKET_CLOSED']);
+      expect(await waitUntil(() => peers[0]!.frames.length === 1 && peers[2]!.frames.length === 1, 5000)).toBe(true);
+    } finally {
+      await stop();
     }
   });
 });
