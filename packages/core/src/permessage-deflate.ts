@@ -38,6 +38,8 @@ const CLIENT_MAX_WINDOW_BITS = 'client_max_window_bits';
 
 /** Removed from the end of every compressed message and put back before inflating (RFC 7692 §7.2.1). */
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+/** Compressed messages up to this size get the tail appended by a copy, saving a zlib round trip. */
+const JOIN_LIMIT = 64 * 1024;
 const EMPTY: Buffer = Buffer.alloc(0);
 const DEFAULT_WINDOW_BITS = 15;
 
@@ -407,9 +409,14 @@ export class PerMessageDeflate {
     this.#inflateMidMessage = !task.fin;
     this.#inflateTask = task;
     const s = stream;
-    if (task.data.length > 0) s.write(task.data);
-    if (task.fin) s.write(TAIL);
-    s.flush(() => this.#onInflateFlushed(s, task));
+    const done = (): void => this.#onInflateFlushed(s, task);
+    // Every write is a round trip to the zlib thread pool: one per message where the copy is cheap.
+    if (!task.fin) s.write(task.data, done);
+    else if (task.data.length <= JOIN_LIMIT) s.write(Buffer.concat([task.data, TAIL], task.data.length + TAIL.length), done);
+    else {
+      s.write(task.data);
+      s.write(TAIL, done);
+    }
   }
 
   #createInflate(): zlib.InflateRaw {
@@ -418,6 +425,8 @@ export class PerMessageDeflate {
     const stream = zlib.createInflateRaw({
       ...this.#options.zlibInflateOptions,
       windowBits: typeof peerBits === 'number' ? peerBits : DEFAULT_WINDOW_BITS,
+      // Each write returns all the output its input allows; its callback then marks the message's end.
+      flush: zlib.constants.Z_SYNC_FLUSH,
     });
     stream.on('data', (chunk: Buffer) => this.#onInflateData(stream, chunk));
     stream.on('error', (err: Error) => this.#onInflateError(stream, err));
@@ -495,8 +504,10 @@ export class PerMessageDeflate {
   #startDeflate(task: Task): void {
     const stream = this.#deflate ?? this.#createDeflate();
     this.#deflateTask = task;
-    if (task.data.length > 0) stream.write(task.data);
-    stream.flush(zlib.constants.Z_SYNC_FLUSH, () => this.#onDeflateFlushed(stream, task));
+    const done = (): void => this.#onDeflateFlushed(stream, task);
+    // Writes are sync-flushed (see #createDeflate): one thread-pool round trip per message.
+    if (task.data.length > 0) stream.write(task.data, done);
+    else stream.flush(zlib.constants.Z_SYNC_FLUSH, done);
   }
 
   #createDeflate(): zlib.DeflateRaw {
@@ -509,7 +520,9 @@ export class PerMessageDeflate {
     // zlib cannot deflate raw with a 256-byte window and silently uses 512; that output still never
     // refers further back than 250 bytes (window minus lookahead), so it is valid for an 8-bit peer.
     if (windowBits === 8) windowBits = 9;
-    const stream = zlib.createDeflateRaw({ ...this.#options.zlibDeflateOptions, windowBits });
+    // Z_SYNC_FLUSH on every write: the output of a message is complete (ending in 00 00 ff ff) when the
+    // write's callback runs, without a separate flush call.
+    const stream = zlib.createDeflateRaw({ ...this.#options.zlibDeflateOptions, windowBits, flush: zlib.constants.Z_SYNC_FLUSH });
     stream.on('data', (chunk: Buffer) => {
       if (this.#deflate !== stream || this.#deflateTask === null) return;
       this.#deflateChunks.push(chunk);

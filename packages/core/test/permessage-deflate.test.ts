@@ -325,6 +325,32 @@ describe('data path', () => {
     },
   );
 
+  test('one zlib job per message each way (each job is a round trip to the thread pool)', async () => {
+    const { server, client } = track(negotiate(undefined, undefined));
+    // Every chunk a zlib stream processes goes through its _transform: count them.
+    type Transforming = { _transform: (...args: unknown[]) => void };
+    const proto = Object.getPrototypeOf(zlib.DeflateRaw.prototype) as Transforming;
+    const original = proto._transform;
+    let jobs = 0;
+    proto._transform = function (this: unknown, ...args: unknown[]) {
+      jobs++;
+      return original.apply(this, args);
+    };
+    try {
+      for (let i = 0; i < 5; i++) {
+        const message = Buffer.from(`message ${i} `.repeat(300));
+        jobs = 0;
+        const wire = await compress(server, message);
+        expect(jobs).toBe(1);
+        jobs = 0;
+        expectBytes(await decompress(client, wire), message);
+        expect(jobs).toBe(1);
+      }
+    } finally {
+      proto._transform = original;
+    }
+  });
+
   test('an empty message compresses to a single 0x00 byte and back', async () => {
     const { server, client } = track(negotiate(undefined, undefined));
     const wire = await compress(client, Buffer.alloc(0));
