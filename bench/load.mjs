@@ -258,7 +258,9 @@ function beginWindow(server) {
 
 function startServer({ script, env }) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', script], {
+    // BENCH_SERVER_NODE_ARGS adds flags for the server only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    const child = spawn(process.execPath, ['--expose-gc', ...extra, script], {
       env: { ...process.env, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -297,7 +299,13 @@ function startServer({ script, env }) {
             return new Promise((res) => {
               if (child.exitCode !== null || child.signalCode !== null) return res();
               child.once('exit', () => res());
-              child.kill('SIGKILL');
+              if (extra.length === 0) {
+                child.kill('SIGKILL');
+                return;
+              }
+              // Flags like --cpu-prof write their output on a normal exit: close stdin, the server exits.
+              child.stdin.end();
+              setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
             });
           },
         });
