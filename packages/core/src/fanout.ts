@@ -5,8 +5,8 @@
  * slice (other connections are read and answered in between), and broadcasts issued while a pass is still
  * going out join the frames already waiting, so a socket receives them in one write instead of one each.
  * Each write syscall on loopback also pays for the receiver's TCP work, so under a stream of broadcasts the
- * syscall count is the cost, and it falls with the broadcast rate. A lone broadcast goes out in the check
- * phase of the loop iteration it was made in (first slice) and the iterations right after.
+ * syscall count is the cost, and it falls with the broadcast rate. A lone broadcast goes out at the next
+ * setImmediate (first slice) and the loop iterations right after.
  */
 
 /** What the pump needs of a framer. */
