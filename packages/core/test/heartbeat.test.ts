@@ -207,7 +207,9 @@ describe('Heartbeat with real timers', () => {
   });
 
   test('short real intervals: idle socket pinged then timed out, active socket left alone', async () => {
-    const hb = new Heartbeat({ interval: 60, timeout: 60, resolution: 5 });
+    // Long enough that a loaded machine (parallel suites) does not starve the 10 ms keep-alive for a whole interval.
+    const interval = 200;
+    const hb = new Heartbeat({ interval, timeout: interval, resolution: 5 });
     const idle = new FakeTarget();
     const active = new FakeTarget();
     const start = performance.now();
@@ -226,8 +228,8 @@ describe('Heartbeat with real timers', () => {
     });
     clearInterval(keepAlive);
     expect(idle.pings).toHaveLength(1);
-    expect(idle.pings[0]!.at - start).toBeGreaterThanOrEqual(60);
-    expect(idle.timedOutAt! - start).toBeGreaterThanOrEqual(120);
+    expect(idle.pings[0]!.at - start).toBeGreaterThanOrEqual(interval);
+    expect(idle.timedOutAt! - start).toBeGreaterThanOrEqual(2 * interval);
     expect(active.pings).toHaveLength(0);
     expect(active.timedOutAt).toBeUndefined();
     hb.close();
