@@ -1,6 +1,12 @@
 // Test client helpers: a `ws` client with a message queue, and upgrade attempts that report the HTTP answer.
 import WebSocket from 'ws';
 
+/**
+ * The Nest major these tests run on: 12 from the root, 11 in jest's 'nest 11' project, which maps every
+ * @nestjs/* import (this one included) to test/nest11.
+ */
+export const nestMajor = Number((require('@nestjs/core/package.json') as { version: string }).version.split('.')[0]);
+
 export interface TestClient {
   ws: WebSocket;
   next(): Promise<unknown>;
