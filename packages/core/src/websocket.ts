@@ -112,6 +112,18 @@ function isBlob(value: unknown): value is Blob {
   return typeof Blob !== 'undefined' && value instanceof Blob;
 }
 
+/** Bits of WebSocket's `flags`: a boolean field costs a pointer per connection, a bit costs nothing. */
+const FLAG_BITS = {
+  autoPong: 1,
+  paused: 2,
+  closeFrameSent: 4,
+  closeFrameReceived: 8,
+  errorEmitted: 16,
+  receiveFailed: 32,
+  socketGone: 64,
+  closeEmitted: 128,
+} as const;
+
 export class WebSocket extends EventEmitter implements ReceiverTarget, HeartbeatTarget {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
@@ -136,23 +148,38 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
   private framer: Framer | null = null;
   private receiver: Receiver | null = null;
   private settings: SocketSettings | null = null;
-  private autoPong = true;
-  private paused = false;
-  private closeFrameSent = false;
-  private closeFrameReceived = false;
+  /** The booleans below, one bit each (see the static block): an idle connection is mostly this object. */
+  private flags: number = FLAG_BITS.autoPong;
+  declare private autoPong: boolean;
+  declare private paused: boolean;
+  declare private closeFrameSent: boolean;
+  declare private closeFrameReceived: boolean;
   private closeCode = 1006;
   private closeReason: Buffer = EMPTY_BUFFER;
   private closeTimer: NodeJS.Timeout | null = null;
-  private errorEmitted = false;
-  private receiveFailed = false;
-  private socketGone = false;
-  private closeEmitted = false;
+  declare private errorEmitted: boolean;
+  declare private receiveFailed: boolean;
+  declare private socketGone: boolean;
+  declare private closeEmitted: boolean;
   private bufferedAfterClose = 0;
   /** @internal Set by whoever terminated the socket on purpose (e.g. the heartbeat), reported as the close reason. */
   _abortReason: string | null = null;
   private heartbeat: Heartbeat | null = null;
   private heartbeatEntry: HeartbeatEntry | null = null;
   private maxBufferedAmount = 0;
+
+  static {
+    for (const [name, bit] of Object.entries(FLAG_BITS)) {
+      Object.defineProperty(this.prototype, name, {
+        get(this: WebSocket): boolean {
+          return (this.flags & bit) !== 0;
+        },
+        set(this: WebSocket, value: boolean): void {
+          this.flags = value ? this.flags | bit : this.flags & ~bit;
+        },
+      });
+    }
+  }
 
   declare onopen: ((event: import('./event-target.js').Event) => void) | null;
   declare onmessage: ((event: import('./event-target.js').MessageEvent) => void) | null;
