@@ -419,7 +419,8 @@ describe('closing in the middle of (de)compression', () => {
       await sleep(300);
       expect(afterClose).toEqual([]);
       expect(uncaught).toEqual([]);
-      expect(await waitUntil(() => wss.clients.size === 0, 2000)).toBe(true);
+      // A close waits until messages already received are inflated; a loaded machine makes zlib slow.
+      expect(await waitUntil(() => wss.clients.size === 0, 10_000)).toBe(true);
       await stillWorks(port);
     } finally {
       process.off('uncaughtException', onUncaught);
