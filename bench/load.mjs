@@ -12,6 +12,7 @@ import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
+import { median } from './median.mjs';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const ACCEPT = createHash('sha1').update(`${KEY}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
@@ -562,12 +563,6 @@ async function broadcast(server, p) {
     cpu,
     detail: { clients: p.clients, times: p.times, repeat, size: p.size, serverSendMs: mean('sendMs'), path: replies[0]?.path },
   };
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 async function probe(server) {

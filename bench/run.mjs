@@ -10,6 +10,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderChart } from './chart.mjs';
+import { median } from './median.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = new Map(
@@ -232,12 +233,6 @@ for (const scenario of scenarios) {
 
 // ------------------------------------------------------------------------------------------- summary
 
-function median(values) {
-  const s = [...values].sort((x, y) => x - y);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 function fmt(v) {
   if (!Number.isFinite(v)) return 'n/a';
   if (Math.abs(v) >= 100) return Math.round(v).toLocaleString('en-US');
