@@ -504,10 +504,8 @@ export class PerMessageDeflate {
   #startDeflate(task: Task): void {
     const stream = this.#deflate ?? this.#createDeflate();
     this.#deflateTask = task;
-    const done = (): void => this.#onDeflateFlushed(stream, task);
-    // Writes are sync-flushed (see #createDeflate): one thread-pool round trip per message.
-    if (task.data.length > 0) stream.write(task.data, done);
-    else stream.flush(zlib.constants.Z_SYNC_FLUSH, done);
+    // Writes are sync-flushed (see #createDeflate), an empty one too: one thread-pool round trip per message.
+    stream.write(task.data, () => this.#onDeflateFlushed(stream, task));
   }
 
   #createDeflate(): zlib.DeflateRaw {
