@@ -352,11 +352,8 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       this.sendAfterClose(frame, cb);
       return;
     }
-    // The payload is a little smaller than the frame; the limit is about memory, so count the frame.
-    if (this.maxBufferedAmount > 0 && this.bufferedAmount + frame.length > this.maxBufferedAmount) {
-      this.dropSlowConsumer(cb);
-      return;
-    }
+    // The limit is about memory, so the whole frame counts here (send() counts its payload).
+    if (this.dropIfOverLimit(frame.length, cb)) return;
     this.getFramer().sendRaw(frame, cb);
   }
 
@@ -393,11 +390,15 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     }
     const binary = options.binary ?? typeof data !== 'string';
     const payload = toBuffer(data);
-    if (this.maxBufferedAmount > 0 && this.bufferedAmount + payload.length > this.maxBufferedAmount) {
-      this.dropSlowConsumer(cb);
-      return;
-    }
+    if (this.dropIfOverLimit(payload.length, cb)) return;
     framer.sendMessage(payload, { binary, fin, mask, compress }, cb);
+  }
+
+  /** Drops the connection (see dropSlowConsumer) when `bytes` more would pass maxBufferedAmount. */
+  private dropIfOverLimit(bytes: number, cb?: SendCallback): boolean {
+    if (this.maxBufferedAmount <= 0 || this.bufferedAmount + bytes <= this.maxBufferedAmount) return false;
+    this.dropSlowConsumer(cb);
+    return true;
   }
 
   /**
