@@ -27,6 +27,7 @@ export {
   type UpgradePipelineHooks,
   type UnmatchedUpgrade,
   type UpgradeServer,
+  type SocketErrorHook,
 } from './upgrade-pipeline.js';
 export { guardSocket, isPeerError, type SocketProblem, type SocketProblemHandler } from './listener-guard.js';
 export { PathPattern, type PathPatternOptions, type PathParams } from './path-pattern.js';

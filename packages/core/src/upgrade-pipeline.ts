@@ -73,6 +73,9 @@ export interface UpgradePipelineHooks {
   onDebug?(message: string, error: unknown, req: IncomingMessage): void;
 }
 
+/** Where errors of one accepted socket go (instead of the pipeline's `onError`). */
+export type SocketErrorHook = (error: unknown, ws: WebSocket, kind: 'listener' | 'socket' | 'handler') => void;
+
 /** One upgrade request travelling through the framework. */
 export interface PendingUpgrade {
   readonly req: IncomingMessage;
@@ -87,7 +90,7 @@ export interface PendingUpgrade {
    * handler returned (or its promise settled). Resolves with the socket, or null when nothing was
    * upgraded (already answered, expired, shutting down, the handshake was refused or the peer left).
    */
-  accept(wss: WebSocketServer, handler?: (ws: WebSocket) => unknown): Promise<WebSocket | null>;
+  accept(wss: WebSocketServer, handler?: (ws: WebSocket) => unknown, onError?: SocketErrorHook): Promise<WebSocket | null>;
   /** Answers with an HTTP status (when nothing was written yet; else the socket is destroyed). */
   reject(status: number, message?: string, headers?: Record<string, string | number>): void;
   /** No route took the request: the `unmatched` policy. */
@@ -143,10 +146,7 @@ const DEFAULT_UPGRADE_TIMEOUT = 10_000;
 const DEFAULT_SHUTDOWN_TIMEOUT = 5000;
 const DEFAULT_CLOSE_REASON = 'Server shutting down';
 
-interface Attachment {
-  snap: (req: IncomingMessage, socket: Duplex) => void;
-  listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
-}
+type Listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export class UpgradePipeline {
   /** Every socket accepted through this pipeline (members leave when they close). */
@@ -157,8 +157,7 @@ export class UpgradePipeline {
   readonly #unmatched: 'reject' | 'ignore';
   readonly #shouldHandle: ((req: IncomingMessage) => boolean) | undefined;
   readonly #hooks: UpgradePipelineHooks;
-  readonly #servers = new Map<UpgradeServer, Attachment>();
-  readonly #snapshots = new WeakMap<Duplex, SocketSnapshot>();
+  readonly #servers = new Map<UpgradeServer, Listener>();
   readonly #pending = new Set<PendingUpgrade>();
   #closing: Promise<void> | null = null;
 
@@ -181,27 +180,23 @@ export class UpgradePipeline {
     return [...this.#servers.keys()];
   }
 
-  /** Listens to `server`'s upgrade event (once per server). */
+  /**
+   * Listens to `server`'s upgrade event (once per server). The listener goes first, so the snapshot of
+   * the socket it takes precedes anything other listeners do; with other listeners present, it then
+   * decides one tick later.
+   */
   attach(server: UpgradeServer): this {
     if (this.#closing || this.#servers.has(server)) return this;
-    const attachment: Attachment = {
-      snap: (_req, socket) => {
-        this.#snapshots.set(socket, snapshot(socket));
-      },
-      listener: (req, socket, head) => this.#onUpgrade(server, req, socket, head),
-    };
-    // The snapshot runs before any other listener, so what they add later is seen as theirs.
-    server.prependListener('upgrade', attachment.snap);
-    server.on('upgrade', attachment.listener);
-    this.#servers.set(server, attachment);
+    const listener: Listener = (req, socket, head) => this.handle(req, socket, head, server.listenerCount('upgrade') - 1);
+    server.prependListener('upgrade', listener);
+    this.#servers.set(server, listener);
     return this;
   }
 
   detach(server: UpgradeServer): this {
-    const attachment = this.#servers.get(server);
-    if (!attachment) return this;
-    server.removeListener('upgrade', attachment.snap);
-    server.removeListener('upgrade', attachment.listener);
+    const listener = this.#servers.get(server);
+    if (!listener) return this;
+    server.removeListener('upgrade', listener);
     this.#servers.delete(server);
     return this;
   }
@@ -226,7 +221,7 @@ export class UpgradePipeline {
       this.#start(req, socket, head, others);
       return;
     }
-    const before = this.#snapshots.get(socket) ?? snapshot(socket);
+    const before = snapshot(socket);
     process.nextTick(() => {
       if (claimedSince(socket, before)) return;
       this.#start(req, socket, head, others);
@@ -247,11 +242,6 @@ export class UpgradePipeline {
       timeout: options.timeout ?? this.shutdownTimeout,
     });
     return this.#closing;
-  }
-
-  #onUpgrade(server: UpgradeServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    // Our two listeners (snapshot and this one) do not count as others.
-    this.handle(req, socket, head, server.listenerCount('upgrade') - 2);
   }
 
   #start(req: IncomingMessage, socket: Duplex, head: Buffer, others: number): void {
@@ -313,13 +303,13 @@ export class UpgradePipeline {
       get settled() {
         return settled;
       },
-      accept(wss, handler) {
+      accept(wss, handler, onError) {
         if (!settle()) return Promise.resolve(null);
         if (pipeline.#closing || !res.release()) {
           if (pipeline.#closing && !res.headersSent) writeHttpError(socket, 503);
           return Promise.resolve(null);
         }
-        return pipeline.#handOver(wss, upgrade, onRawError, handler);
+        return pipeline.#handOver(wss, upgrade, onRawError, handler, onError);
       },
       reject(status, message, headers) {
         if (!settle()) return;
@@ -366,6 +356,7 @@ export class UpgradePipeline {
     upgrade: PendingUpgrade,
     onRawError: (error: Error) => void,
     handler: ((ws: WebSocket) => unknown) | undefined,
+    onError: SocketErrorHook | undefined,
   ): Promise<WebSocket | null> {
     const { req, socket, head } = upgrade;
     return new Promise<WebSocket | null>((resolve) => {
@@ -381,10 +372,10 @@ export class UpgradePipeline {
           done = true;
           socket.removeListener('close', onClose);
           socket.removeListener('error', onRawError);
-          this.#track(ws, req);
+          this.#track(ws, req, onError);
           if (this.#closing) ws.close(1001, this.closeReason);
           wss.emit('connection', ws, req);
-          void runHandler(ws, () => handler?.(ws), (error) => this.#report(error, ws, req, 'handler'));
+          void runHandler(ws, () => handler?.(ws), (error) => this.#report(error, ws, req, 'handler', onError));
           resolve(ws);
         });
       } catch (error) {
@@ -396,22 +387,26 @@ export class UpgradePipeline {
     });
   }
 
-  #track(ws: WebSocket, req: IncomingMessage): void {
+  #track(ws: WebSocket, req: IncomingMessage, onError: SocketErrorHook | undefined): void {
     this.clients.track(ws);
     guardSocket(ws, (error, socket, kind) => {
       if (kind === 'peer') this.#hooks.onDebug?.('websocket peer error', error, req);
-      else this.#report(error, socket, req, kind);
+      else this.#report(error, socket, req, kind, onError);
     });
   }
 
-  #report(error: unknown, ws: WebSocket, req: IncomingMessage, kind: 'listener' | 'socket' | 'handler'): void {
+  #report(
+    error: unknown,
+    ws: WebSocket,
+    req: IncomingMessage,
+    kind: 'listener' | 'socket' | 'handler',
+    own: SocketErrorHook | undefined,
+  ): void {
     const onError = this.#hooks.onError;
-    if (!onError) {
-      console.error('[@wskit] websocket error:', error);
-      return;
-    }
     try {
-      onError(error, ws, req, kind);
+      if (own) own(error, ws, kind);
+      else if (onError) onError(error, ws, req, kind);
+      else console.error('[@wskit] websocket error:', error);
     } catch (hookError) {
       // An error hook that throws must not turn into an uncaught exception either.
       console.error('[@wskit] websocket error hook failed:', hookError);
