@@ -160,6 +160,7 @@ export class UpgradePipeline {
   readonly #servers = new Map<UpgradeServer, Listener>();
   readonly #pending = new Set<PendingUpgrade>();
   #closing: Promise<void> | null = null;
+  #stopped = false;
 
   constructor(hooks: UpgradePipelineHooks, options: UpgradePipelineOptions = {}) {
     validateOptions(options);
@@ -171,8 +172,9 @@ export class UpgradePipeline {
     this.#shouldHandle = options.shouldHandle;
   }
 
+  /** True once `stop()` or `close()` was called: upgrades are refused with 503. */
   get closing(): boolean {
-    return this.#closing !== null;
+    return this.#stopped;
   }
 
   /** Servers whose upgrades this pipeline takes. */
@@ -186,7 +188,7 @@ export class UpgradePipeline {
    * decides one tick later.
    */
   attach(server: UpgradeServer): this {
-    if (this.#closing || this.#servers.has(server)) return this;
+    if (this.#stopped || this.#servers.has(server)) return this;
     const listener: Listener = (req, socket, head) => this.handle(req, socket, head, server.listenerCount('upgrade') - 1);
     server.prependListener('upgrade', listener);
     this.#servers.set(server, listener);
@@ -234,14 +236,24 @@ export class UpgradePipeline {
    */
   close(options: { code?: number; reason?: string; timeout?: number } = {}): Promise<void> {
     if (this.#closing) return this.#closing;
+    this.stop();
     for (const server of [...this.#servers.keys()]) this.detach(server);
-    for (const upgrade of [...this.#pending]) upgrade.reject(503);
     this.#closing = closeAll(this.clients, {
       code: options.code ?? 1001,
       reason: options.reason ?? this.closeReason,
       timeout: options.timeout ?? this.shutdownTimeout,
     });
     return this.#closing;
+  }
+
+  /**
+   * First step of shutdown: new and in-flight upgrades are answered 503 while the servers stay attached
+   * (so nothing falls through to plain HTTP handling); open sockets are left alone.
+   */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const upgrade of [...this.#pending]) upgrade.reject(503);
   }
 
   #start(req: IncomingMessage, socket: Duplex, head: Buffer, others: number): void {
@@ -255,7 +267,7 @@ export class UpgradePipeline {
       }
       return;
     }
-    if (this.#closing) {
+    if (this.#stopped) {
       writeHttpError(socket, 503);
       return;
     }
@@ -305,10 +317,11 @@ export class UpgradePipeline {
       },
       accept(wss, handler, onError) {
         if (!settle()) return Promise.resolve(null);
-        if (pipeline.#closing || !res.release()) {
-          if (pipeline.#closing && !res.headersSent) writeHttpError(socket, 503);
+        if (pipeline.#stopped) {
+          answer(res, socket, 503);
           return Promise.resolve(null);
         }
+        if (!res.release()) return Promise.resolve(null);
         return pipeline.#handOver(wss, upgrade, onRawError, handler, onError);
       },
       reject(status, message, headers) {
@@ -373,7 +386,7 @@ export class UpgradePipeline {
           socket.removeListener('close', onClose);
           socket.removeListener('error', onRawError);
           this.#track(ws, req, onError);
-          if (this.#closing) ws.close(1001, this.closeReason);
+          if (this.#stopped) ws.close(1001, this.closeReason);
           wss.emit('connection', ws, req);
           void runHandler(ws, () => handler?.(ws), (error) => this.#report(error, ws, req, 'handler', onError));
           resolve(ws);
