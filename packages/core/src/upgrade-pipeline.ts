@@ -81,6 +81,8 @@ export interface PendingUpgrade {
   readonly req: IncomingMessage;
   readonly socket: Duplex;
   readonly head: Buffer;
+  /** The attached server the upgrade arrived on (undefined when `handle()` was called by hand). */
+  readonly server: UpgradeServer | undefined;
   /** A real response bound to the socket: what the framework writes here is the answer. */
   readonly res: UpgradeResponse;
   /** True once accepted, answered, expired or handed back. */
@@ -189,7 +191,8 @@ export class UpgradePipeline {
    */
   attach(server: UpgradeServer): this {
     if (this.#stopped || this.#servers.has(server)) return this;
-    const listener: Listener = (req, socket, head) => this.handle(req, socket, head, server.listenerCount('upgrade') - 1);
+    const listener: Listener = (req, socket, head) =>
+      this.handle(req, socket, head, server.listenerCount('upgrade') - 1, server);
     server.prependListener('upgrade', listener);
     this.#servers.set(server, listener);
     return this;
@@ -207,7 +210,7 @@ export class UpgradePipeline {
    * Runs one upgrade through the pipeline by hand (an in-memory injection, a server the pipeline is not
    * attached to). `others` says whether another listener might still take the socket.
    */
-  handle(req: IncomingMessage, socket: Duplex, head: Buffer, others = 0): void {
+  handle(req: IncomingMessage, socket: Duplex, head: Buffer, others = 0, server?: UpgradeServer): void {
     if (this.#shouldHandle) {
       let mine: boolean;
       try {
@@ -220,13 +223,13 @@ export class UpgradePipeline {
       if (!mine) return;
     }
     if (others === 0) {
-      this.#start(req, socket, head, others);
+      this.#start(req, socket, head, others, server);
       return;
     }
     const before = snapshot(socket);
     process.nextTick(() => {
       if (claimedSince(socket, before)) return;
-      this.#start(req, socket, head, others);
+      this.#start(req, socket, head, others, server);
     });
   }
 
@@ -256,7 +259,7 @@ export class UpgradePipeline {
     for (const upgrade of [...this.#pending]) upgrade.reject(503);
   }
 
-  #start(req: IncomingMessage, socket: Duplex, head: Buffer, others: number): void {
+  #start(req: IncomingMessage, socket: Duplex, head: Buffer, others: number, server: UpgradeServer | undefined): void {
     if (!isWebSocketUpgrade(req)) {
       // Another protocol (h2c, …) or a WebSocket upgrade on the wrong method: refused unless someone else
       // took it (checked above); never left hanging.
@@ -287,7 +290,7 @@ export class UpgradePipeline {
     }
     // The framework may write after a deadline answered (write after end): never an uncaught error.
     res.on('error', () => {});
-    this.#run(req, socket, head, res, onRawError, others);
+    this.#run(req, socket, head, res, onRawError, others, server);
   }
 
   #run(
@@ -297,6 +300,7 @@ export class UpgradePipeline {
     res: UpgradeResponse,
     onRawError: (error: Error) => void,
     others: number,
+    server: UpgradeServer | undefined,
   ): void {
     const pipeline = this;
     let settled = false;
@@ -311,6 +315,7 @@ export class UpgradePipeline {
       req,
       socket,
       head,
+      server,
       res,
       get settled() {
         return settled;
