@@ -176,6 +176,9 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
   create(port: number, options: WskitGatewayOptions = {}): GatewayServer {
     const caseSensitive = options.caseSensitive ?? this.#platformCaseSensitive();
     const gateway = new GatewayServer(port, { ...options, caseSensitive }, this.#options.ws ?? {}, this.#options.closeReason);
+    // Nest calls handleConnection from an rxjs subscription, where a throw becomes an uncaught exception;
+    // it binds the method right after create(), so the guard goes on now.
+    for (const set of this.#gatewayGuards(gateway)) this.#guardConnectionHandler(set.instance);
     if (port === 0) {
       if (!this.#httpServer) {
         throw new Error('WskitAdapter: a gateway without a port needs the application (or an HTTP server) to share');
@@ -188,8 +191,6 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
   }
 
   bindClientConnect(server: GatewayServer, callback: (...args: unknown[]) => unknown): void {
-    // Nest calls handleConnection from an rxjs subscription, where a throw becomes an uncaught exception.
-    for (const set of this.#gatewayGuards(server)) this.#guardConnectionHandler(set.instance);
     server.on('connection', (ws, request, context) => callback(ws, request, context));
   }
 
@@ -243,6 +244,8 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
       this.#send(client, id === undefined ? { event: 'exception', data: payload } : { event: 'exception', data: payload, id });
     });
 
+    this.#tagExceptionReplies(client);
+
     client.on('message', (data: RawData, isBinary: boolean) => {
       let message: InboundMessage | null | undefined;
       try {
@@ -265,6 +268,29 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
       if (message.id === undefined) this.#dispatch(client, handler, message, transform);
       else this.#currentMessage.run(message, () => this.#dispatch(client, handler, message, transform));
     });
+  }
+
+  /**
+   * Nest 12's exception filter writes `{"event":"exception",…}` to native sockets itself: while a message
+   * with an id is being handled, that reply gets the id too. Other sends pass with one string check.
+   */
+  #tagExceptionReplies(client: WebSocket): void {
+    const current = this.#currentMessage;
+    const send = client.send;
+    const tagged = function (this: WebSocket, data: unknown, ...rest: unknown[]): void {
+      if (typeof data === 'string' && data.startsWith(EXCEPTION_PREFIX)) {
+        const id = current.getStore()?.id;
+        if (id !== undefined) {
+          try {
+            data = JSON.stringify({ ...(JSON.parse(data) as object), id });
+          } catch {
+            // not JSON after all: sent as it is
+          }
+        }
+      }
+      return (send as (...args: unknown[]) => void).call(this, data, ...rest);
+    };
+    Object.defineProperty(client, 'send', { value: tagged, writable: true, configurable: true, enumerable: false });
   }
 
   #dispatch(
@@ -500,6 +526,8 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
     return false;
   }
 }
+
+const EXCEPTION_PREFIX = '{"event":"exception",';
 
 /** handleConnection functions already wrapped (a gateway instance serving two servers is wrapped once). */
 const GUARDED = new WeakSet<object>();
