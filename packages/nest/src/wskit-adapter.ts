@@ -322,7 +322,12 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
     transform(result).subscribe({
       next: (response) => {
         if (handler.isAckHandledManually || response === undefined || response === null) return;
-        this.#send(client, ackReply(response, message));
+        // A reply that cannot be serialized (circular, BigInt) is this handler's error, not an uncaught one.
+        try {
+          this.#send(client, ackReply(response, message));
+        } catch (error) {
+          fail(error);
+        }
       },
       error: fail,
     });
