@@ -38,10 +38,21 @@ export function isPeerError(error: unknown): boolean {
 
 const baseEmit = EventEmitter.prototype.emit as Emit;
 
-function guardedEmit(this: Guarded, ...args: [event: string | symbol, ...rest: unknown[]]): boolean {
+function guardedEmit(this: Guarded, event: string | symbol, a?: unknown, b?: unknown): boolean {
+  const emit = this[EMIT] ?? baseEmit;
   try {
-    // The socket's own emit (a subclass may override it), else EventEmitter's.
-    return (this[EMIT] ?? baseEmit).apply(this, args);
+    // The socket's own emit (a subclass may override it), else EventEmitter's. The common arities are
+    // passed without building an array: this sits on the path of every message.
+    switch (arguments.length) {
+      case 1:
+        return emit.call(this, event);
+      case 2:
+        return emit.call(this, event, a);
+      case 3:
+        return emit.call(this, event, a, b);
+      default:
+        return emit.apply(this, arguments as unknown as [string | symbol, ...unknown[]]);
+    }
   } catch (error) {
     const handler = this[HANDLER];
     if (!handler) throw error;
