@@ -30,6 +30,11 @@ export interface ReceiverTarget {
   onFragment(data: Buffer, isBinary: boolean, isFinal: boolean, index: number): void;
   /** Stop (true) or resume (false) reading the transport: receive backpressure. */
   onInputThrottle?(stop: boolean): void;
+  /**
+   * Called before inflating a message while the transport is stopped: a reset by the peer is only seen
+   * by touching the socket, and its backlog should not be inflated for nobody.
+   */
+  probeTransport?(): void;
 }
 
 /** Inspects each piece of inflated output as it comes; an error returned fails the message at once. */
@@ -189,6 +194,7 @@ export class Receiver implements FrameSink {
       this.addData(payload, fin, end, false);
       return;
     }
+    if (this.throttled) this.target.probeTransport?.();
     this.inflating = true;
     this.parser.paused = true;
     const check = this.messageBinary || !this.validateUtf8 ? undefined : (this.outputCheck ??= this.makeOutputCheck());

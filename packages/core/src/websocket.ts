@@ -662,6 +662,16 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     this.getFramer().sendControl(Opcode.Pong, data, !this._isServer, backlog.done);
   }
 
+  /**
+   * @internal A stopped socket does not notice that the peer reset the connection (the kernel keeps
+   * handing out what it had queued first); an empty write fails at once on a reset connection, so the
+   * backlog is abandoned instead of inflated.
+   */
+  probeTransport(): void {
+    const socket = this._socket;
+    if (socket !== null && !this.socketGone && socket.writable && socket.writableLength === 0) socket.write(EMPTY_BUFFER);
+  }
+
   /** @internal Receive backpressure: the receiver holds enough unparsed input; stop or resume reading. */
   onInputThrottle(stop: boolean): void {
     const socket = this._socket;
