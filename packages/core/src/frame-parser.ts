@@ -352,9 +352,8 @@ export class FrameParser {
     const length = this.payloadLength;
     if (length > 0 && this.opcode < 0x8 && !this.rsv1) {
       // Uncompressed data: whole when it lies in the head chunk, else piece by piece as it arrives.
-      if (this.streamData || this.payloadRead > 0 || this.chunks.length === 0 || this.chunks[0]!.length - this.offset < length) {
-        return this.readPayloadPiece();
-      }
+      const inHead = this.chunks.length > 0 && this.chunks[0]!.length - this.offset >= length;
+      if (this.streamData || this.payloadRead > 0 || !inHead) return this.readPayloadPiece();
     } else if (this.buffered < length) return false;
     const payload = length === 0 ? EMPTY : this.take(length, this.masked ? this.maskKey(0) : null);
     this.frameDone();

@@ -6,8 +6,8 @@
  */
 import { deflateRawSync, constants as zlibConstants } from 'node:zlib';
 import type { Socket } from 'node:net';
-import { ensureBuilt } from '../../../test/helpers/built';
-import { rawServer, rawUpgraded, type ParsedFrame } from './helpers';
+import { ensureBuilt } from '../../../test/helpers/built.js';
+import { rawServer, rawUpgraded, type ParsedFrame } from './helpers.js';
 import {
   MiB,
   attackFrame,
@@ -18,7 +18,7 @@ import {
   rssWatch,
   startTarget,
   type Target,
-} from './fixtures/hostile';
+} from './fixtures/hostile.js';
 
 const BOUND = 64 * MiB;
 const OP = { cont: 0, text: 1, binary: 2, ping: 9 } as const;
@@ -37,7 +37,7 @@ interface Attacker {
 async function attack(role: 'server' | 'client', spec: object, extensions?: string): Promise<Attacker> {
   if (role === 'server') {
     const target = await startTarget('server', spec);
-    const headers = extensions ? { 'Sec-WebSocket-Extensions': extensions } : {};
+    const headers: Record<string, string> = extensions ? { 'Sec-WebSocket-Extensions': extensions } : {};
     const client = await rawUpgraded(target.peer.port, { headers });
     expect(await target.line('OPEN', 5000)).toBeDefined();
     return {

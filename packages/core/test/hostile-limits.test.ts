@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { deflateRawSync, constants as zlibConstants } from 'node:zlib';
 import { WebSocket, WebSocketServer, type ServerOptions } from '@wskit/core';
-import { FrameReader, OP, closeOf, delay, errorOf, frame, rawServer, rawUpgraded, within, type ParsedFrame } from './helpers';
+import { FrameReader, OP, closeOf, delay, errorOf, frame, rawServer, rawUpgraded, within, type ParsedFrame } from './helpers.js';
 
 interface Pair {
   ours: WebSocket;
