@@ -4,7 +4,7 @@
  * pause/resume, readyState, bufferedAmount).
  */
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   CLOSED,
@@ -669,7 +669,9 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
    */
   probeTransport(): void {
     const socket = this._socket;
-    if (socket !== null && !this.socketGone && socket.writable && socket.writableLength === 0) socket.write(EMPTY_BUFFER);
+    // TCP only: on other transports (an HTTP/2 stream) an empty write could become a frame of its own.
+    if (!(socket instanceof Socket) || this.socketGone || !socket.writable || socket.writableLength > 0) return;
+    socket.write(EMPTY_BUFFER);
   }
 
   /** @internal Receive backpressure: the receiver holds enough unparsed input; stop or resume reading. */
