@@ -253,3 +253,38 @@ describe.each(['server', 'client'] as const)('%s role', (role) => {
     }
   });
 });
+
+test('a frame dripped one byte per chunk is held compactly (coalesced), not as a Buffer per chunk', () => {
+  const { setFlagsFromString } = require('node:v8') as typeof import('node:v8');
+  const { runInNewContext } = require('node:vm') as typeof import('node:vm');
+  setFlagsFromString('--expose_gc');
+  const gc = runInNewContext('gc') as () => void;
+  // A compressed frame is only inflated whole, so the parser must hold all of it while it arrives.
+  const { Receiver } = require('../src/receiver.js') as typeof import('../src/receiver.js');
+  let inflated = 0;
+  const receiver = new Receiver(
+    {
+      onMessage: () => {},
+      onPing: () => {},
+      onPong: () => {},
+      onCloseFrame: () => {},
+      onFragment: () => {},
+      onReceiveError: (error) => {
+        throw error;
+      },
+    },
+    { isServer: true, maxPayload: 0, skipUTF8Validation: true, allowSynchronousEvents: true, maxBufferedChunks: 0 },
+  );
+  receiver.setDecompressor({ decompress: (data, _fin, cb) => ((inflated = data.length), cb(null, data)) });
+  const wire = frame(OP.binary, Buffer.alloc(300_000, 1), { rsv1: true });
+  gc();
+  const before = process.memoryUsage();
+  const used = (m: NodeJS.MemoryUsage): number => m.heapUsed + m.arrayBuffers;
+  for (let i = 0; i < wire.length - 1; i++) receiver.push(Buffer.from(wire.subarray(i, i + 1)));
+  gc();
+  const growth = used(process.memoryUsage()) - used(before);
+  receiver.push(Buffer.from(wire.subarray(wire.length - 1)));
+  expect(inflated).toBe(300_000);
+  // 300,000 one-byte Buffers would be tens of MiB; coalesced they are the 300 KB themselves.
+  expect(growth).toBeLessThan(4 * 1024 * 1024);
+});
