@@ -13,7 +13,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import express from 'express';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import Koa from 'koa';
 import { Injectable, Module, UseGuards, type CanActivate, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -82,7 +82,7 @@ async function startExpress({ tls }: StartOptions): Promise<Harness> {
 
 async function startFastify({ tls }: StartOptions): Promise<Harness> {
   const errors: unknown[] = [];
-  const app = tls ? Fastify({ https: selfSignedCertificate() }) : Fastify();
+  const app = (tls ? Fastify({ https: selfSignedCertificate() }) : Fastify()) as unknown as FastifyInstance;
   await app.register(fastifyWebSocket, {
     options: { maxPayload: MAX_PAYLOAD },
     upgradeTimeout: UPGRADE_TIMEOUT,

@@ -81,7 +81,9 @@ test('errors after the handshake reach errorHandler: a throwing listener (closed
 test('protocol errors caused by the peer are logged at debug level, never at error level', async () => {
   const { app, lines } = appWithLog();
   await app.register(websocket, { options: { maxPayload: 8 } });
-  app.get('/small', { websocket: true }, (socket) => socket.on('message', () => {}));
+  app.get('/small', { websocket: true }, (socket) => {
+    socket.on('message', () => {});
+  });
   const url = await listen(app);
   const ws = await connect(`${url.ws}/small`);
   const closing = closed(ws);
