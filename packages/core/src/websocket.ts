@@ -377,9 +377,12 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     const fin = options.fin ?? true;
     if (isBlob(data)) {
       const binary = options.binary ?? true;
+      // A Blob is read later, but its bytes count as buffered from now on, limit included.
+      if (this.dropIfOverLimit(data.size, cb)) return;
       framer.sendLater(data.size, (done) => {
         data.arrayBuffer().then(
-          (buffer) => done(() => framer.sendMessage(Buffer.from(buffer), { binary, fin, mask, compress }, cb)),
+          (buffer) =>
+            done(() => framer.sendMessage(Buffer.from(buffer), { binary, fin, mask, compress, owned: true }, cb)),
           (error: Error) => {
             cb?.(error);
             done();
