@@ -8,8 +8,8 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { URL } from 'node:url';
-import type { ConnectionOptions } from './connection-options.js';
-import { DEFAULT_MAX_PAYLOAD } from './constants.js';
+import { validateConnectionOptions, type ConnectionOptions } from './connection-options.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PAYLOAD } from './constants.js';
 import { formatExtensions, parseExtensions } from './extension-header.js';
 import { acceptKey, isToken } from './handshake.js';
 import { PerMessageDeflate, type PerMessageDeflateOptions } from './permessage-deflate.js';
@@ -19,7 +19,7 @@ import type { WebSocket } from './websocket.js';
 // Clients share one heartbeat engine (one timer) per interval/timeout pair.
 const clientHeartbeats = new Map<string, Heartbeat>();
 function clientHeartbeat(options: HeartbeatOptions): Heartbeat {
-  const key = `${options.interval}/${options.timeout}/${options.resolution ?? ''}`;
+  const key = `${options.interval}/${options.timeout}/${options.resolution ?? ''}/${options.liveness ?? 'any'}`;
   let engine = clientHeartbeats.get(key);
   if (!engine) {
     engine = new Heartbeat(options);
@@ -80,8 +80,10 @@ export function connectClient(
     perMessageDeflate: true as boolean | PerMessageDeflateOptions,
     followRedirects: false,
     maxRedirects: 10,
+    handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT,
     ...options,
   };
+  validateConnectionOptions(settings);
   if (settings.protocolVersion !== 8 && settings.protocolVersion !== 13) {
     throw new RangeError(`Unsupported protocol version: ${String(settings.protocolVersion)} (supported versions: 8, 13)`);
   }
@@ -269,6 +271,8 @@ export function connectClient(
       socket.destroy();
       ws.abortConnecting(message);
     };
+    // RFC 6455 §4.1: the handshake is HTTP/1.1 (101 does not exist in HTTP/1.0).
+    if (res.httpVersionMajor !== 1 || res.httpVersionMinor < 1) return reject('Invalid HTTP version in the handshake response');
     const upgrade = res.headers.upgrade;
     if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return reject('Invalid Upgrade header');
     if (res.headers['sec-websocket-accept'] !== acceptKey(key)) return reject('Invalid Sec-WebSocket-Accept header');

@@ -6,8 +6,8 @@ import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { DEFAULT_MAX_PAYLOAD } from './constants.js';
-import type { ConnectionOptions } from './connection-options.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PAYLOAD } from './constants.js';
+import { validateConnectionOptions, type ConnectionOptions } from './connection-options.js';
 import { HandshakeError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import { formatExtensions, parseExtensions } from './extension-header.js';
@@ -81,11 +81,12 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       autoPong: true,
       allowSynchronousEvents: true,
       clientTracking: true,
-      handshakeTimeout: 10_000,
+      handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT,
       perMessageDeflate: false,
       ...options,
     } as ResolvedOptions;
     const o = this.options;
+    validateConnectionOptions(o);
     const ways = Number(o.port != null) + Number(o.server != null) + Number(Boolean(o.noServer));
     if (ways !== 1) {
       throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
