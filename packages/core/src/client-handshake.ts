@@ -167,6 +167,9 @@ export function connectClient(
     fragmentOutgoingMessages,
     fragmentationThreshold,
     assembleFragments,
+    maxFragments,
+    maxBufferedChunks,
+    maxPendingAutoPongs,
     finishRequest,
     ...requestOptions
   } = settings;
@@ -324,6 +327,9 @@ export function connectClient(
       fragmentOutgoingMessages,
       fragmentationThreshold,
       assembleFragments,
+      maxFragments,
+      maxBufferedChunks,
+      maxPendingAutoPongs,
     });
   });
 
