@@ -1,8 +1,9 @@
 /**
  * Messages → frames → socket. Frames written in one tick are gathered into one batch buffer (small
  * payloads are copied in right behind their header) and handed to the socket in a single write on the
- * next tick, so an echo of many small messages costs one syscall per tick, not one per message. Large
- * payloads are not copied: header and payload go out together through cork/uncork (writev).
+ * next tick, so an echo of many small messages costs one syscall per tick, not one per message. A larger
+ * payload up to COPY_LIMIT is copied behind its header into a buffer of its own; above that, or when the
+ * bytes are already ours (compressed output), header and payload go out together through cork/uncork (writev).
  * Steps that complete asynchronously (compression, Blob reads) hold every later frame back, so frames
  * leave in the order they were sent.
  *
@@ -29,15 +30,15 @@ export interface MessageCompressor {
 const SMALL_PAYLOAD = 16 * 1024;
 /** Payloads up to this size are copied when they cannot be consumed at once (see the file comment). */
 export const COPY_LIMIT = 1024 * 1024;
+const BATCH_SIZE = 64 * 1024;
+// A tick's first batch: below Buffer.poolSize / 2, so it is a slice of Node's shared pool, not an
+// ArrayBuffer of its own. Batches never outlive the flush, so a quiet connection holds no batch.
+const FIRST_BATCH_SIZE = 2048;
 
 /** The caller's bytes, copied when small enough that the caller may reuse them (`owned`: ours already). */
 function retain(data: Buffer, owned: boolean): Buffer {
   return owned || data.length > COPY_LIMIT || data.length === 0 ? data : Buffer.from(data);
 }
-const BATCH_SIZE = 64 * 1024;
-// A tick's first batch: below Buffer.poolSize / 2, so it is a slice of Node's shared pool, not an
-// ArrayBuffer of its own. Batches never outlive the flush, so a quiet connection holds no batch.
-const FIRST_BATCH_SIZE = 2048;
 
 const maskPool = Buffer.allocUnsafe(8192);
 let maskPoolOffset = maskPool.length;
