@@ -3,7 +3,6 @@
  * frames to the client under test, which echoes every message; we check what the client sends back
  * (always masked), and which close code it fails the connection with.
  */
-import { once } from 'node:events';
 import { closePayload, encodeFrame, OP, type FrameSpec } from '../helpers/frames.js';
 import { rawServer, toEvents, type RawConnection, type RawServerHandshake } from '../helpers/raw-peer.js';
 import { binary, label, pong, text } from '../helpers/describe-events.js';

@@ -452,7 +452,6 @@ describe('data path', () => {
     };
     // `ws` does not export its extension class; load the file next to its entry point.
     const wsFile = path.join(path.dirname(require.resolve('ws')), 'lib', 'permessage-deflate.js');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const WsPerMessageDeflate = require(wsFile) as new (o: object) => WsPmd;
     const wsServer = new WsPerMessageDeflate({ isServer: true, maxPayload: 0, serverMaxWindowBits: 10 });
     const client = new PerMessageDeflate({ clientMaxWindowBits: 11 }, false, 0);

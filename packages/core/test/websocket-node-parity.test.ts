@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { WebSocket as WsClient } from 'ws';
 import { rawServer, type RawPeer } from './helpers.js';
-import { W3CWebSocket, WebSocket, WebSocketRouter, WebSocketServer, type FragmentInfo, type RouterRequest } from '@wskit/core';
+import { W3CWebSocket, WebSocket, WebSocketRouter, WebSocketServer, type RouterRequest } from '@wskit/core';
 
 const run = promisify(execFile);
 

@@ -6,7 +6,6 @@ import type { ClientSet, WebSocket, WebSocketServer } from '@wskit/core';
 import type {
   ContextConfigDefault,
   FastifyBaseLogger,
-  FastifyInstance,
   FastifySchema,
   FastifyTypeProvider,
   FastifyTypeProviderDefault,
