@@ -117,7 +117,13 @@ export = WebSocket;
   );
   // The class carries every name as a static (WebSocket included), so the wrapper destructures the class;
   // the default export is typed as the `export =` class, statics and namespace included.
-  writeEsm(dir, '../cjs/main', runtimeNames(join(cjs, 'index.js')), 'cjs', "import WebSocket from '../cjs/main.js';\nexport default WebSocket;");
+  writeEsm(
+    dir,
+    '../cjs/main',
+    runtimeNames(join(cjs, 'index.js')),
+    'cjs',
+    "import WebSocket from '../cjs/main.js';\nexport default WebSocket;",
+  );
 }
 
 export function buildPackage(name, { inPlace = false } = {}) {
@@ -137,7 +143,9 @@ export function buildPackage(name, { inPlace = false } = {}) {
     }
   }
   if (OWN_ESM_DECLARATIONS.has(name)) {
-    execFileSync(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json'), '--emitDeclarationOnly'], { stdio: 'inherit' });
+    execFileSync(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json'), '--emitDeclarationOnly'], {
+      stdio: 'inherit',
+    });
   }
   if (name === 'core') writeCoreShape(dir);
   else {
@@ -146,7 +154,8 @@ export function buildPackage(name, { inPlace = false } = {}) {
     const cjs = require(file);
     // The default export is one of the named ones; its name lets the declarations re-export it.
     const defaultName = 'default' in cjs ? names.find((n) => cjs[n] === cjs.default) : undefined;
-    if ('default' in cjs && !defaultName) throw new Error(`@wskit/${name}: the default export must also be a named one`);
+    if ('default' in cjs && !defaultName)
+      throw new Error(`@wskit/${name}: the default export must also be a named one`);
     const defaultType = defaultName && `export { ${defaultName} as default } from '../cjs/index.js';`;
     writeEsm(dir, '../cjs/index', names, defaultName && 'cjs.default', defaultType, OWN_ESM_DECLARATIONS.has(name));
   }

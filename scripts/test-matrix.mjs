@@ -33,7 +33,9 @@ for (const version of wanted) {
     cwd: root,
     stdio: 'inherit',
   });
-  console.log(`test-matrix: Node ${version} ${result.status === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  console.log(
+    `test-matrix: Node ${version} ${result.status === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+  );
   if (result.status !== 0) failed = true;
 }
 process.exit(failed ? 1 : 0);

@@ -31,10 +31,26 @@ for (const n of [0, 125, 126, 127, 65535, 65536, 2 ** 24]) {
 }
 cases.push(
   { id: 'frame.masked-by-server', frames: [s({ opcode: OP.text, mask: true, payload: 'x' })], close: 1002 },
-  { id: 'frag.ping-between', frames: [s({ opcode: OP.text, fin: false, payload: 'a' }), s({ opcode: OP.ping, payload: 'p' }), s({ opcode: OP.cont, payload: 'b' })], events: [pong('p'), text('ab')] },
+  {
+    id: 'frag.ping-between',
+    frames: [
+      s({ opcode: OP.text, fin: false, payload: 'a' }),
+      s({ opcode: OP.ping, payload: 'p' }),
+      s({ opcode: OP.cont, payload: 'b' }),
+    ],
+    events: [pong('p'), text('ab')],
+  },
   { id: 'frag.cont-without-start', frames: [s({ opcode: OP.cont, payload: 'x' })], close: 1002 },
-  { id: 'frag.new-message-inside', frames: [s({ opcode: OP.text, fin: false, payload: 'a' }), s({ opcode: OP.binary, payload: 'b' })], close: 1002 },
-  { id: 'ping.125', frames: [s({ opcode: OP.ping, payload: Buffer.alloc(125, 1) })], events: [pong(Buffer.alloc(125, 1))] },
+  {
+    id: 'frag.new-message-inside',
+    frames: [s({ opcode: OP.text, fin: false, payload: 'a' }), s({ opcode: OP.binary, payload: 'b' })],
+    close: 1002,
+  },
+  {
+    id: 'ping.125',
+    frames: [s({ opcode: OP.ping, payload: Buffer.alloc(125, 1) })],
+    events: [pong(Buffer.alloc(125, 1))],
+  },
   { id: 'ping.126', frames: [s({ opcode: OP.ping, payload: Buffer.alloc(126, 1) })], close: 1002 },
   { id: 'ping.fragmented', frames: [s({ opcode: OP.ping, fin: false })], close: 1002 },
   { id: 'rsv.1', frames: [s({ opcode: OP.text, rsv1: true, payload: 'x' })], close: 1002 },
@@ -46,18 +62,42 @@ cases.push(
   { id: 'utf8.surrogate', frames: [s({ opcode: OP.text, payload: bytes(0xed, 0xa0, 0x80) })], close: 1007 },
   { id: 'utf8.above-max', frames: [s({ opcode: OP.text, payload: bytes(0xf4, 0x90, 0x80, 0x80) })], close: 1007 },
   { id: 'utf8.truncated', frames: [s({ opcode: OP.text, payload: bytes(0xe2, 0x82) })], close: 1007 },
-  { id: 'utf8.split-invalid', frames: [s({ opcode: OP.text, fin: false, payload: bytes(0xce) }), s({ opcode: OP.cont, payload: 'x' })], close: 1007 },
-  { id: 'utf8.split-valid', frames: [s({ opcode: OP.text, fin: false, payload: bytes(0xce) }), s({ opcode: OP.cont, payload: bytes(0xba) })], events: [text('κ')] },
+  {
+    id: 'utf8.split-invalid',
+    frames: [s({ opcode: OP.text, fin: false, payload: bytes(0xce) }), s({ opcode: OP.cont, payload: 'x' })],
+    close: 1007,
+  },
+  {
+    id: 'utf8.split-valid',
+    frames: [s({ opcode: OP.text, fin: false, payload: bytes(0xce) }), s({ opcode: OP.cont, payload: bytes(0xba) })],
+    events: [text('κ')],
+  },
   { id: 'close.empty', frames: [s({ opcode: OP.close })], close: null },
   { id: 'close.1-byte', frames: [s({ opcode: OP.close, payload: bytes(3) })], close: 1002 },
-  { id: 'close.reason-invalid-utf8', frames: [s({ opcode: OP.close, payload: closePayload(1000, bytes(0xff)) })], close: 1007 },
-  { id: 'close.then-text', frames: [s({ opcode: OP.close, payload: closePayload(1000) }), s({ opcode: OP.text, payload: 'late' })], close: 1000 },
+  {
+    id: 'close.reason-invalid-utf8',
+    frames: [s({ opcode: OP.close, payload: closePayload(1000, bytes(0xff)) })],
+    close: 1007,
+  },
+  {
+    id: 'close.then-text',
+    frames: [s({ opcode: OP.close, payload: closePayload(1000) }), s({ opcode: OP.text, payload: 'late' })],
+    close: 1000,
+  },
 );
 for (const code of [1000, 1001, 1003, 1007, 1011, 1014, 3000, 4999]) {
-  cases.push({ id: `close.valid.${code}`, frames: [s({ opcode: OP.close, payload: closePayload(code) })], close: code });
+  cases.push({
+    id: `close.valid.${code}`,
+    frames: [s({ opcode: OP.close, payload: closePayload(code) })],
+    close: code,
+  });
 }
 for (const code of [0, 999, 1004, 1005, 1006, 1015, 2000, 5000]) {
-  cases.push({ id: `close.invalid.${code}`, frames: [s({ opcode: OP.close, payload: closePayload(code) })], close: 1002 });
+  cases.push({
+    id: `close.invalid.${code}`,
+    frames: [s({ opcode: OP.close, payload: closePayload(code) })],
+    close: 1002,
+  });
 }
 const refuse = (id: string, answer: (h: RawServerHandshake) => RawConnection | null): void =>
   void cases.push({ id, answer, refused: true });
@@ -78,7 +118,10 @@ describe.each(implementations)('client conformance: $name', (impl) => {
         resolve(connection);
       }).then((srv) => {
         server = srv;
-        const client = new impl.WebSocket(`ws://127.0.0.1:${srv.port}/`, { perMessageDeflate: false, maxPayload: 32 << 20 });
+        const client = new impl.WebSocket(`ws://127.0.0.1:${srv.port}/`, {
+          perMessageDeflate: false,
+          maxPayload: 32 << 20,
+        });
         client.on('open', () => seen.push('open'));
         client.on('error', () => seen.push('error'));
         client.on('message', (data, isBinary) => client.send(data as Buffer, { binary: isBinary }));

@@ -14,12 +14,16 @@ const root = join(__dirname, '..', '..');
 
 export function typeCheck(file: string, extraFiles: string[] = []): { diagnostics: string[]; expectedErrors: number } {
   const expectedErrors = (readFileSync(file, 'utf8').match(/@ts-expect-error/g) ?? []).length;
-  const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.json'), {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
-      throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
+  const config = ts.getParsedCommandLineOfConfigFile(
+    join(root, 'tsconfig.json'),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
+        throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
+      },
     },
-  })!;
+  )!;
   for (const name of ['core', 'express', 'fastify', 'koa', 'nest'] as const) ensureBuilt(name);
   const { paths: _paths, baseUrl: _baseUrl, ...options } = config.options;
   const program = ts.createProgram([file, ...extraFiles], { ...options, noEmit: true });

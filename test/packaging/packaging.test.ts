@@ -17,7 +17,9 @@ import { run } from '../helpers/child.js';
 const root = join(__dirname, '..', '..');
 const fixtures = join(__dirname, 'consumer');
 const PACKAGES = ['core', 'express', 'fastify', 'koa', 'nest'] as const;
-const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  devDependencies: Record<string, string>;
+};
 
 /** The frameworks at the versions the repository tests, so the install is served from the same cache. */
 const FRAMEWORKS = [
@@ -45,7 +47,8 @@ beforeAll(() => {
   npm(['pack', ...PACKAGES.flatMap((name) => ['-w', `packages/${name}`]), '--pack-destination', project], root);
   const tarballs = readdirSync(project).filter((file) => file.endsWith('.tgz'));
   const dependencies: Record<string, string> = {};
-  for (const name of PACKAGES) dependencies[`@wskit/${name}`] = `file:./${tarballs.find((t) => t === `wskit-${name}-0.1.0.tgz`)}`;
+  for (const name of PACKAGES)
+    dependencies[`@wskit/${name}`] = `file:./${tarballs.find((t) => t === `wskit-${name}-0.1.0.tgz`)}`;
   for (const name of FRAMEWORKS) dependencies[name] = rootPkg.devDependencies[name]!;
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, dependencies }));
   npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], project);
@@ -104,7 +107,12 @@ describe('loading', () => {
       expect(report.identical[name]!.names).toBeGreaterThan(0);
       expect({ name, ...report.identical[name] }).toMatchObject({ name, different: [], defaultSame: true });
     }
-    expect(report.copies).toEqual({ 'zlib-limiter.js': 1, 'fanout.js': 1, 'websocket.js': 1, 'connection-guards.js': 1 });
+    expect(report.copies).toEqual({
+      'zlib-limiter.js': 1,
+      'fanout.js': 1,
+      'websocket.js': 1,
+      'connection-guards.js': 1,
+    });
     expect(report.shape).toEqual({ isClass: true, statics: [], serverAlias: true, destructured: true });
     expect(report.echo).toEqual({ reply: 'hello', crossInstance: true });
     // Every ES module node loaded from @wskit is an index.js wrapper; the rest is the one CJS build.
@@ -150,7 +158,9 @@ describe('types', () => {
       .getPreEmitDiagnostics(program)
       .filter((d) => !d.file || !/\/node_modules\/(?!@wskit\/)/.test(d.file.fileName))
       .map((d) => {
-        const where = d.file ? `${d.file.fileName.slice(project.length + 1)}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}: ` : '';
+        const where = d.file
+          ? `${d.file.fileName.slice(project.length + 1)}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}: `
+          : '';
         return where + ts.flattenDiagnosticMessageText(d.messageText, ' ');
       });
   }
@@ -172,8 +182,14 @@ describe('types', () => {
   });
 
   test('a wrong use of the shipped types fails (the check is not vacuous)', () => {
-    writeFileSync(join(project, 'wrong.cts'), "import WebSocket = require('@wskit/core');\nnew WebSocket.Server({ port: 'x' });\n");
-    const errors = check(['wrong.cts'], { module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16 });
+    writeFileSync(
+      join(project, 'wrong.cts'),
+      "import WebSocket = require('@wskit/core');\nnew WebSocket.Server({ port: 'x' });\n",
+    );
+    const errors = check(['wrong.cts'], {
+      module: ts.ModuleKind.Node16,
+      moduleResolution: ts.ModuleResolutionKind.Node16,
+    });
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^wrong\.cts:2: /);
   });

@@ -66,7 +66,9 @@ export function connectClient(
     ...options,
   };
   if (settings.protocolVersion !== 8 && settings.protocolVersion !== 13) {
-    throw new RangeError(`Unsupported protocol version: ${String(settings.protocolVersion)} (supported versions: 8, 13)`);
+    throw new RangeError(
+      `Unsupported protocol version: ${String(settings.protocolVersion)} (supported versions: 8, 13)`,
+    );
   }
 
   let url: URL;
@@ -84,7 +86,7 @@ export function connectClient(
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:' && url.protocol !== 'ws+unix:') {
     return fail(invalidUrl('The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"'));
   }
-  if (url.protocol === 'ws+unix:' && !url.pathname) return fail(invalidUrl('The URL\'s pathname is empty'));
+  if (url.protocol === 'ws+unix:' && !url.pathname) return fail(invalidUrl("The URL's pathname is empty"));
   if (url.hash) return fail(invalidUrl('The URL contains a fragment identifier'));
 
   const seen = new Set<string>();
@@ -167,7 +169,8 @@ export function connectClient(
       (request as https.RequestOptions & { servername?: string }).servername = request.host;
     }
   }
-  if (url.username || url.password) request.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  if (url.username || url.password)
+    request.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
   if (attempt.redirects > 0 && attempt.originalHost !== undefined && attempt.originalHost !== url.host) {
     // Credentials are not forwarded to another host on redirect.
     delete headers.authorization;

@@ -181,7 +181,14 @@ export class Framer implements FanoutTarget {
     });
   }
 
-  private writeData(opcode: number, fin: boolean, rsv1: boolean, payload: Buffer, mask: boolean, cb?: SendCallback): void {
+  private writeData(
+    opcode: number,
+    fin: boolean,
+    rsv1: boolean,
+    payload: Buffer,
+    mask: boolean,
+    cb?: SendCallback,
+  ): void {
     const size = this.fragmentSize;
     if (size <= 0 || payload.length <= size) {
       this.writeFrame(opcode, fin, rsv1, payload, mask, cb);
@@ -197,7 +204,14 @@ export class Framer implements FanoutTarget {
         const end = Math.min(offset + size, payload.length);
         const last = end === payload.length;
         const first = offset === 0;
-        this.writeFrame(first ? opcode : Opcode.Continuation, last && fin, first && rsv1, payload.subarray(offset, end), mask, last ? cb : undefined);
+        this.writeFrame(
+          first ? opcode : Opcode.Continuation,
+          last && fin,
+          first && rsv1,
+          payload.subarray(offset, end),
+          mask,
+          last ? cb : undefined,
+        );
         offset = end;
         if (!last) {
           this.flush();
@@ -339,7 +353,14 @@ export class Framer implements FanoutTarget {
     for (const job of queue) job();
   }
 
-  private writeFrame(opcode: number, fin: boolean, rsv1: boolean, payload: Buffer, mask: boolean, cb?: SendCallback): void {
+  private writeFrame(
+    opcode: number,
+    fin: boolean,
+    rsv1: boolean,
+    payload: Buffer,
+    mask: boolean,
+    cb?: SendCallback,
+  ): void {
     if (this.destroyed) {
       if (cb) process.nextTick(cb, socketClosedError());
       return;

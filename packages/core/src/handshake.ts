@@ -18,7 +18,10 @@ const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encodi
 export function acceptKey(key: string): string {
   return oneShotHash
     ? oneShotHash('sha1', key + GUID, 'base64')
-    : crypto.createHash('sha1').update(key + GUID).digest('base64');
+    : crypto
+        .createHash('sha1')
+        .update(key + GUID)
+        .digest('base64');
 }
 
 const BASE64_KEY = /^[+/0-9A-Za-z]{21}[AQgw]==$/;

@@ -104,10 +104,13 @@ export class Heartbeat {
 
   constructor(options: HeartbeatOptions) {
     const { interval, timeout } = options;
-    if (!(interval > 0) || !Number.isFinite(interval)) throw new RangeError('heartbeat interval must be a positive number');
-    if (!(timeout > 0) || !Number.isFinite(timeout)) throw new RangeError('heartbeat timeout must be a positive number');
+    if (!(interval > 0) || !Number.isFinite(interval))
+      throw new RangeError('heartbeat interval must be a positive number');
+    if (!(timeout > 0) || !Number.isFinite(timeout))
+      throw new RangeError('heartbeat timeout must be a positive number');
     const resolution = options.resolution ?? Math.min(1000, Math.max(1, Math.min(interval, timeout) / 10));
-    if (!(resolution > 0) || !Number.isFinite(resolution)) throw new RangeError('heartbeat resolution must be a positive number');
+    if (!(resolution > 0) || !Number.isFinite(resolution))
+      throw new RangeError('heartbeat resolution must be a positive number');
     this.interval = interval;
     this.timeout = timeout;
     this.resolution = resolution;

@@ -51,8 +51,7 @@ export function wskitExpress<A extends Routable>(app: A, options: WskitExpressSe
     unmatched = '404',
     ...socketDefaults
   } = options;
-  const reportError: ErrorHook =
-    onError ?? ((error) => console.error('[@wskit/express] ws handler failed:', error));
+  const reportError: ErrorHook = onError ?? ((error) => console.error('[@wskit/express] ws handler failed:', error));
   const wss = new WebSocketServer(toServerOptions(socketDefaults));
   const servers = new Set<WebSocketServer>([wss]);
   const clients = new ClientSet<WebSocket>();
@@ -74,7 +73,11 @@ export function wskitExpress<A extends Routable>(app: A, options: WskitExpressSe
       route.clients.track(ws);
       clients.track(ws);
       route.wss.emit('connection', ws, req);
-      void runHandler(ws, () => handler(ws, req, route), (error) => reportError(error, ws, req));
+      void runHandler(
+        ws,
+        () => handler(ws, req, route),
+        (error) => reportError(error, ws, req),
+      );
     },
   };
 
@@ -149,7 +152,9 @@ export function wskitExpress<A extends Routable>(app: A, options: WskitExpressSe
     Router(routerOptions) {
       routerFactory ??= routerFactoryOf(app);
       if (!routerFactory) {
-        throw new Error('@wskit/express: cannot find this app\'s Router; pass { Router: express.Router } or use applyTo(express.Router())');
+        throw new Error(
+          "@wskit/express: cannot find this app's Router; pass { Router: express.Router } or use applyTo(express.Router())",
+        );
       }
       return applyTo(routerFactory(routerOptions));
     },

@@ -64,7 +64,10 @@ function callOnce(fn: WebSocketPreClose, instance: FastifyInstance): Promise<voi
     };
     const result = fn.call(instance, done);
     if (result && typeof (result as PromiseLike<unknown>).then === 'function') {
-      (result as PromiseLike<unknown>).then(() => done(), (error: unknown) => done(error instanceof Error ? error : new Error(String(error))));
+      (result as PromiseLike<unknown>).then(
+        () => done(),
+        (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+      );
     } else if (fn.length === 0) {
       done();
     }
@@ -172,7 +175,8 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
       throw new Error(`Route ${route.url}: a WebSocket route must use the GET method`);
     }
     const wsHandler = (isWebSocketOnly ? route.handler : route.wsHandler) as unknown as WebSocketHandler;
-    if (typeof wsHandler !== 'function') throw new TypeError(`Route ${route.url}: the WebSocket handler must be a function`);
+    if (typeof wsHandler !== 'function')
+      throw new TypeError(`Route ${route.url}: the WebSocket handler must be a function`);
     const httpHandler = (isWebSocketOnly ? notFound : route.handler) as HttpHandler;
     if (!methods.includes('GET')) {
       // The HEAD twin Fastify derives from a GET route: never an upgrade.
@@ -188,7 +192,11 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
     const routeClients = clients;
     const wss = serverFor(route.wsOptions);
 
-    route.handler = function websocketRouteHandler(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+    route.handler = function websocketRouteHandler(
+      this: FastifyInstance,
+      request: FastifyRequest,
+      reply: FastifyReply,
+    ) {
       const upgrade = pending.get(request.raw);
       if (!upgrade) return httpHandler.call(this, request, reply);
       if (closing) {

@@ -6,14 +6,7 @@
  */
 import type { Server as NetServer, Socket } from 'node:net';
 import type Koa from 'koa';
-import {
-  ClientSet,
-  OPEN,
-  closeAll,
-  type BroadcastOptions,
-  type Data,
-  type WebSocket,
-} from '@wskit/core';
+import { ClientSet, OPEN, closeAll, type BroadcastOptions, type Data, type WebSocket } from '@wskit/core';
 import type { AcceptWebSocket } from './context.js';
 import { hookListen } from './listen-hook.js';
 import { holdMessagesUntilReady } from './message-gate.js';

@@ -7,9 +7,23 @@ import * as http from 'node:http';
 import type * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Logger, type CanActivate, type INestApplication, type Type, type WebSocketAdapter, type WsMessageHandler } from '@nestjs/common';
+import {
+  Logger,
+  type CanActivate,
+  type INestApplication,
+  type Type,
+  type WebSocketAdapter,
+  type WsMessageHandler,
+} from '@nestjs/common';
 import type { Observable } from 'rxjs';
-import { OPEN, createUpgradeResponse, writeHttpError, type PathParams, type RawData, type WebSocket } from '@wskit/core';
+import {
+  OPEN,
+  createUpgradeResponse,
+  writeHttpError,
+  type PathParams,
+  type RawData,
+  type WebSocket,
+} from '@wskit/core';
 import { createConnectionContext } from './connection-context.js';
 import { GatewayServer, type GatewayWsOptions, type WskitGatewayOptions } from './gateway-server.js';
 import { collectGatewayGuards, type GatewayGuardSet } from './gateway-guards.js';
@@ -264,7 +278,9 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
   }
 
   #listenOwn(port: number, host: string | undefined, gateways: GatewayServer[]): void {
-    const existing = [...this.#hosts.values()].find((h) => h.owned && (h.server.address() as AddressInfo | null)?.port === port);
+    const existing = [...this.#hosts.values()].find(
+      (h) => h.owned && (h.server.address() as AddressInfo | null)?.port === port,
+    );
     if (existing) {
       for (const gateway of gateways) this.#attach(existing.server, gateway, true);
       return;
@@ -360,7 +376,10 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
     if (!res.headersSent && !res.writableEnded) {
       const body = typeof verdict.body === 'string' ? verdict.body : JSON.stringify(verdict.body);
       res.statusCode = verdict.status;
-      res.setHeader('Content-Type', typeof verdict.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8');
+      res.setHeader(
+        'Content-Type',
+        typeof verdict.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8',
+      );
       res.setHeader('Content-Length', Buffer.byteLength(body));
       res.end(body);
     }

@@ -28,7 +28,9 @@ register(pathToFileURL(__dirname + '/hooks.mjs'));
   const esm = await import('@wskit/core');
   report.shape = {
     isClass: typeof WebSocket === 'function' && WebSocket.name === 'WebSocket',
-    statics: ['WebSocket', 'WebSocketServer', 'Server', 'createWebSocketStream'].filter((k) => typeof WebSocket[k] !== 'function'),
+    statics: ['WebSocket', 'WebSocketServer', 'Server', 'createWebSocketStream'].filter(
+      (k) => typeof WebSocket[k] !== 'function',
+    ),
     serverAlias: WebSocket.Server === WebSocket.WebSocketServer,
     destructured: require('@wskit/core').WebSocketServer === esm.WebSocketServer,
   };
