@@ -36,6 +36,10 @@ export interface ClientOptions extends Omit<https.RequestOptions, 'headers' | 't
   followRedirects?: boolean;
   maxRedirects?: number;
   finishRequest?: (request: http.ClientRequest, websocket: WebSocket) => void;
+  /** Subprotocols, used when the constructor is given none (as ws 8.23). */
+  protocols?: string | string[];
+  /** Fills the 4-byte masking key of each outgoing frame; default: random keys from a pooled CSPRNG buffer. */
+  generateMask?: (mask: Buffer) => void;
 }
 
 interface Attempt {
@@ -142,6 +146,8 @@ export function connectClient(
     fragmentationThreshold,
     assembleFragments,
     finishRequest,
+    protocols: _protocols,
+    generateMask,
     ...requestOptions
   } = settings;
 
@@ -165,8 +171,14 @@ export function connectClient(
     }
   }
   if (url.username || url.password) request.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
-  if (attempt.redirects > 0 && attempt.originalHost !== undefined && attempt.originalHost !== url.host) {
-    // Credentials are not forwarded to another host on redirect.
+  if (
+    attempt.redirects > 0 &&
+    attempt.originalHost !== undefined &&
+    attempt.originalHost !== url.host &&
+    ws.listenerCount('redirect') === 0
+  ) {
+    // Credentials are not forwarded to another host on redirect; as in ws, a 'redirect' listener takes
+    // that decision over (it sees the new request before it is sent).
     delete headers.authorization;
     delete headers.Authorization;
     delete headers.cookie;
@@ -175,6 +187,8 @@ export function connectClient(
   }
 
   const req = secure ? https.request(request) : http.request(request);
+  // As ws: 'redirect' carries the new URL and the request made for it.
+  if (attempt.redirects > 0) ws.emit('redirect', url.href, req);
   let settled = false;
   ws._onHandshakeAbort = (error) => {
     settled = true;
@@ -214,7 +228,6 @@ export function connectClient(
         ws.abortConnecting(`Invalid URL: ${location}`);
         return;
       }
-      ws.emit('redirect', next.href, req);
       ws._onHandshakeAbort = null;
       try {
         connectClient(ws, next, protocols, options, {
@@ -302,6 +315,7 @@ export function connectClient(
       fragmentOutgoingMessages,
       fragmentationThreshold,
       assembleFragments,
+      generateMask,
     });
   });
 

@@ -99,6 +99,8 @@ export interface MessageOptions {
 
 export class Framer implements FanoutTarget {
   compressor: MessageCompressor | null = null;
+  /** The user's masking-key source (ws's `generateMask`); null: keys from the shared random pool. */
+  generateMask: ((mask: Buffer) => void) | null = null;
 
   private batch: Buffer | null = null;
   private batchStart = 0;
@@ -339,13 +341,20 @@ export class Framer implements FanoutTarget {
     for (const job of queue) job();
   }
 
+  /** A fresh key per frame: it is consumed at once, but the user's function may keep the buffer it was given. */
+  private userMask(generate: (mask: Buffer) => void): Buffer {
+    const key = Buffer.alloc(4);
+    generate(key);
+    return key;
+  }
+
   private writeFrame(opcode: number, fin: boolean, rsv1: boolean, payload: Buffer, mask: boolean, cb?: SendCallback): void {
     if (this.destroyed) {
       if (cb) process.nextTick(cb, socketClosedError());
       return;
     }
     const length = payload.length;
-    const key = mask ? nextMask() : null;
+    const key = mask ? (this.generateMask === null ? nextMask() : this.userMask(this.generateMask)) : null;
     const headerLength = frameHeaderLength(length, mask);
     if (length <= SMALL_PAYLOAD) {
       const need = headerLength + length;

@@ -15,6 +15,7 @@ import { acceptKey, validateUpgradeRequest, writeHttpError } from './handshake.j
 import { PerMessageDeflate } from './permessage-deflate.js';
 import { broadcast, type BroadcastOptions } from './client-set.js';
 import { WebSocket, socketOwner, type Data, type SocketSettings } from './websocket.js';
+import type { ClientOptions } from './client-handshake.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -62,6 +63,7 @@ type ResolvedOptions = Required<
 
 export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> extends EventEmitter {
   readonly options: ResolvedOptions;
+  /** The open clients; as in ws, `undefined` when `clientTracking` is false (typed as a Set like @types/ws). */
   clients: Set<InstanceType<T>>;
   private _server: http.Server | import('node:https').Server | null = null;
   private state = ServerState.Running;
@@ -90,7 +92,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
     if (ways !== 1) {
       throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
     }
-    this.clients = new Set();
+    this.clients = (o.clientTracking ? new Set() : undefined) as Set<InstanceType<T>>;
     const server = this as WebSocketServer<typeof WebSocket>;
     this.onClientClose = function (this: WebSocket): void {
       server.clients.delete(this);
@@ -160,7 +162,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
    * same bytes are written to every socket. Returns the number of clients it was sent to.
    */
   broadcast(data: Exclude<Data, Blob>, options?: BroadcastOptions<InstanceType<T>>): number {
-    return broadcast(this.clients, data, options);
+    return broadcast(this.clients ?? [], data, options);
   }
 
   address(): AddressInfo | string | null {
@@ -192,7 +194,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       this.removeListeners?.();
       this.removeListeners = null;
       this._server = null;
-      if (this.clients.size === 0 || !this.options.clientTracking) process.nextTick(() => this.emitClose());
+      if (!this.options.clientTracking || this.clients.size === 0) process.nextTick(() => this.emitClose());
       else this.shouldEmitClose = true;
       return;
     }
@@ -327,7 +329,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       `Sec-WebSocket-Accept: ${acceptKey(key)}`,
     ];
     const WebSocketClass = (this.options.WebSocket ?? WebSocket) as T;
-    const ws = new WebSocketClass(null) as InstanceType<T>;
+    const ws = new WebSocketClass(null, undefined, this.options as ClientOptions) as InstanceType<T>;
 
     if (protocols.size > 0) {
       const chosen = this.options.handleProtocols

@@ -64,6 +64,8 @@ export interface SocketSettings {
   fragmentationThreshold?: number;
   /** False: emit 'fragment' for each data frame instead of 'message' for whole messages. Default true. */
   assembleFragments?: boolean;
+  /** Client only: fills the 4-byte masking key of each frame (ws's `generateMask`). */
+  generateMask?: ((mask: Buffer) => void) | undefined;
 }
 
 /** Second argument of the 'fragment' event (streaming reception, assembleFragments: false). */
@@ -190,10 +192,13 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     super();
     if (address === null) return;
     this._isServer = false;
-    if (protocols !== undefined && !Array.isArray(protocols) && typeof protocols === 'object') {
+    // As ws: an object in the protocols position is the options; `options.protocols` is used when no
+    // protocols argument is given; anything else (null included) is one protocol, validated later.
+    if (protocols !== undefined && !Array.isArray(protocols) && typeof protocols === 'object' && protocols !== null) {
       options = protocols;
       protocols = undefined;
     }
+    if (protocols === undefined) protocols = options?.protocols;
     const list = protocols === undefined ? [] : Array.isArray(protocols) ? protocols : [protocols];
     connectClient(this, address, list, options ?? {});
   }
@@ -228,18 +233,21 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     return this.paused;
   }
 
+  // The heartbeat's state goes by `heartbeat*` names: `isAlive`, `rtt`, `lastActivity` are left to the
+  // application (ws's own README heartbeat recipe assigns `ws.isAlive`).
+
   /** False between a heartbeat ping and the next sign of life from the peer (true without a heartbeat). */
-  get isAlive(): boolean {
+  get heartbeatAlive(): boolean {
     return this.heartbeatEntry?.isAlive ?? true;
   }
 
   /** performance.now() of the last frame received (heartbeat only). */
-  get lastActivity(): number | undefined {
+  get heartbeatLastActivity(): number | undefined {
     return this.heartbeatEntry?.lastActivity;
   }
 
   /** Round-trip time of the last answered heartbeat ping, in ms. */
-  get rtt(): number | undefined {
+  get heartbeatRtt(): number | undefined {
     return this.heartbeatEntry?.rtt;
   }
 
@@ -300,6 +308,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       settings.fragmentOutgoingMessages ? (settings.fragmentationThreshold ?? DEFAULT_FRAGMENTATION_THRESHOLD) : 0,
     );
     framer.compressor = this._perMessageDeflate;
+    if (settings.generateMask) framer.generateMask = settings.generateMask;
     if (this.socketGone) framer.destroy();
     this.framer = framer;
     return framer;
@@ -388,7 +397,8 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       });
       return;
     }
-    const binary = options.binary ?? typeof data !== 'string';
+    // A number goes out as its decimal text, as in ws.
+    const binary = options.binary ?? (typeof data !== 'string' && typeof data !== 'number');
     const payload = toBuffer(data);
     if (this.dropIfOverLimit(payload.length, cb)) return;
     framer.sendMessage(payload, { binary, fin, mask, compress }, cb);
@@ -454,18 +464,33 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       cb = mask;
       mask = undefined;
     }
-    if (isBlob(data)) throw new TypeError('Blob payloads are not supported for control frames');
-    const payload = data === undefined ? EMPTY_BUFFER : toBuffer(data);
-    if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('The data size must not be greater than 125 bytes');
     if (this._readyState !== OPEN) {
-      this.sendAfterClose(payload, cb);
+      this.sendAfterClose(data ?? EMPTY_BUFFER, cb);
       return;
     }
-    this.getFramer().sendControl(opcode, payload, mask ?? !this._isServer, cb);
+    const masked = mask ?? !this._isServer;
+    if (isBlob(data)) {
+      if (data.size > MAX_CONTROL_PAYLOAD) throw new RangeError('The data size must not be greater than 125 bytes');
+      // Read in order with the messages around it, like a Blob given to send().
+      const framer = this.getFramer();
+      framer.sendLater(data.size, (done) => {
+        data.arrayBuffer().then(
+          (buffer) => done(() => framer.sendControl(opcode, Buffer.from(buffer), masked, cb)),
+          (error: Error) => {
+            cb?.(error);
+            done();
+          },
+        );
+      });
+      return;
+    }
+    const payload = data === undefined ? EMPTY_BUFFER : toBuffer(data);
+    if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('The data size must not be greater than 125 bytes');
+    this.getFramer().sendControl(opcode, payload, masked, cb);
   }
 
   private sendAfterClose(data: Data | number, cb?: SendCallback): void {
-    if (data !== undefined && typeof data !== 'number') {
+    if (data !== undefined) {
       this.bufferedAfterClose += isBlob(data) ? data.size : toBuffer(data).length;
     }
     if (cb) process.nextTick(cb, notOpenError(this._readyState));
@@ -503,8 +528,10 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       this.abortConnecting('WebSocket was closed before the connection was established');
       return;
     }
+    // CLOSING without a socket: a failed client handshake (e.g. terminate() from its 'error' listener).
+    if (this._socket === null) return;
     this._readyState = CLOSING;
-    this._socket!.destroy();
+    this._socket.destroy();
   }
 
   pause(): void {
@@ -555,7 +582,8 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
   }
 
   private armCloseTimer(): void {
-    if (this.closeTimer || this._closeTimeout <= 0) return;
+    if (this.closeTimer) return;
+    // As ws: the socket is destroyed `closeTimeout` ms after closing starts (0: on the next timer tick).
     this.closeTimer = setTimeout(() => this._socket?.destroy(), this._closeTimeout);
     this.closeTimer.unref?.();
   }
@@ -685,5 +713,11 @@ for (const [name, value] of [
   ['CLOSED', CLOSED],
 ] as const) {
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
+  // As ws: the static constants can be neither reassigned nor redefined.
+  Object.defineProperty(WebSocket, name, { enumerable: true, value, writable: false, configurable: false });
+}
+// As ws: the attribute accessors are enumerable on the prototype (for-in and spreads of the prototype see them).
+for (const name of ['binaryType', 'bufferedAmount', 'extensions', 'isPaused', 'protocol', 'readyState', 'url']) {
+  Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
 }
 defineEventHandlers(WebSocket.prototype);
