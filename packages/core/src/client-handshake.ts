@@ -190,9 +190,11 @@ export function connectClient(
   // As ws: 'redirect' carries the new URL and the request made for it.
   if (attempt.redirects > 0) ws.emit('redirect', url.href, req);
   let settled = false;
-  ws._onHandshakeAbort = (error) => {
+  ws._onHandshakeAbort = () => {
     settled = true;
-    req.destroy(error);
+    // Without an error: after an upgrade the request's socket is the raw transport, which has no 'error'
+    // listener (close() from an 'upgrade' listener lands here).
+    req.destroy();
   };
 
   if (handshakeTimeout) {
