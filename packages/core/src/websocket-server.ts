@@ -16,6 +16,7 @@ import { PerMessageDeflate } from './permessage-deflate.js';
 import { broadcast, type BroadcastOptions } from './client-set.js';
 import { WebSocket, socketOwner, type Data, type SocketSettings } from './websocket.js';
 import type { ClientOptions } from './client-handshake.js';
+import type { VerifyClientCallbackAsync, VerifyClientCallbackSync } from './ws-types.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -39,7 +40,8 @@ export interface ServerOptions<T extends typeof WebSocket = typeof WebSocket> ex
   server?: http.Server | import('node:https').Server;
   noServer?: boolean;
   path?: string;
-  verifyClient?: VerifyClient;
+  /** Also takes functions typed with @types/ws's VerifyClientCallbackSync/Async. */
+  verifyClient?: VerifyClient | VerifyClientCallbackSync | VerifyClientCallbackAsync;
   handleProtocols?: (protocols: Set<string>, request: http.IncomingMessage) => string | false;
   clientTracking?: boolean;
   /** How long an upgrade request may take to be verified and answered before it is refused (ms). */
@@ -75,8 +77,11 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
   /** Settings shared by every connection without permessage-deflate (a socket keeps a reference). */
   private sharedSettings: SocketSettings | null = null;
 
-  constructor(options: ServerOptions<T>, callback?: () => void) {
+  constructor(options?: ServerOptions<T>, callback?: () => void) {
     super();
+    if (options === undefined) {
+      throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
+    }
     this.options = {
       maxPayload: DEFAULT_MAX_PAYLOAD,
       skipUTF8Validation: false,
@@ -254,7 +259,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       }
     }
 
-    const verify = this.options.verifyClient;
+    const verify = this.options.verifyClient as VerifyClient | undefined;
     if (!verify) {
       this.completeUpgrade(info.key, info.protocols, deflate, req, socket, head, cb);
       return;
@@ -394,4 +399,36 @@ function stringify(headers: Record<string, string | number> | undefined): Record
   const out: Record<string, string> = {};
   if (headers) for (const [k, v] of Object.entries(headers)) out[k] = String(v);
   return out;
+}
+
+// ─── Typed listeners, as @types/ws has them ──────────────────────────────────
+
+/** The events of a WebSocketServer and their arguments. */
+export interface WebSocketServerEvents<T extends typeof WebSocket = typeof WebSocket> {
+  connection: [socket: InstanceType<T>, request: http.IncomingMessage];
+  headers: [headers: string[], request: http.IncomingMessage];
+  listening: [];
+  close: [];
+  error: [error: Error];
+  wsClientError: [error: Error, socket: Duplex, request: http.IncomingMessage];
+}
+
+type ServerOn<T extends typeof WebSocket, R> = {
+  <K extends keyof WebSocketServerEvents<T>>(
+    event: K,
+    listener: (this: WebSocketServer<T>, ...args: WebSocketServerEvents<T>[K]) => void,
+  ): R;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own catch-all signature
+  (event: string | symbol, listener: (this: WebSocketServer<T>, ...args: any[]) => void): R;
+};
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface WebSocketServer<T extends typeof WebSocket = typeof WebSocket> {
+  on: ServerOn<T, this>;
+  once: ServerOn<T, this>;
+  off: ServerOn<T, this>;
+  addListener: ServerOn<T, this>;
+  prependListener: ServerOn<T, this>;
+  prependOnceListener: ServerOn<T, this>;
+  removeListener: ServerOn<T, this>;
 }

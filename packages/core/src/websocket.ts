@@ -34,9 +34,13 @@ import { Receiver, type MessageData, type ReceiverTarget } from './receiver.js';
 import { connectClient, type ClientOptions } from './client-handshake.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
 
-export type Data = string | Buffer | ArrayBuffer | ArrayBufferView | Blob;
-/** As in @types/ws; with binaryType 'blob', binary messages arrive as a Blob. */
-export type RawData = Buffer | ArrayBuffer | Buffer[];
+import type { WebSocketServer, ServerOptions as ServerOptionsOf } from './websocket-server.js';
+import type { createWebSocketStream } from './stream.js';
+import type * as WsTypes from './ws-types.js';
+import type { BufferLike, RawData } from './ws-types.js';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+
+export type { Data, RawData, BufferLike } from './ws-types.js';
 
 export interface SendOptions {
   binary?: boolean;
@@ -85,12 +89,16 @@ function notOpenError(state: ReadyState): Error {
 }
 
 /** Converts any accepted payload type to a Buffer without copying where possible. */
-export function toBuffer(data: Exclude<Data, Blob> | number): Buffer {
+export function toBuffer(data: Exclude<BufferLike, Blob>): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (typeof data === 'string') return Buffer.from(data);
   if (typeof data === 'number') return Buffer.from(String(data));
   if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return Buffer.from(data);
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (Array.isArray(data)) {
+    // Fragments (Buffer[]) are joined; an array of numbers is bytes, as Buffer.from reads it.
+    return data.every((item) => Buffer.isBuffer(item)) ? Buffer.concat(data as Buffer[]) : Buffer.from(data as number[]);
+  }
   throw new TypeError('The data argument must be a string, Buffer, ArrayBuffer, ArrayBufferView or Blob');
 }
 
@@ -127,6 +135,12 @@ const FLAG_BITS = {
 } as const;
 
 export class WebSocket extends EventEmitter implements ReceiverTarget, HeartbeatTarget {
+  // ws's module shape: the package's exports are also statics of the class (assigned where the package
+  // entry is built), so `WebSocket.Server` and `new WebSocket.WebSocketServer()` type-check as with ws.
+  declare static Server: typeof WebSocketServer;
+  declare static WebSocketServer: typeof WebSocketServer;
+  declare static WebSocket: typeof WebSocket;
+  declare static createWebSocketStream: typeof createWebSocketStream;
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;
@@ -368,9 +382,9 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
 
   // ─── Sending ──────────────────────────────────────────────────────────────
 
-  send(data: Data | number, cb?: SendCallback): void;
-  send(data: Data | number, options: SendOptions, cb?: SendCallback): void;
-  send(data: Data | number, optionsOrCb?: SendOptions | SendCallback, cb?: SendCallback): void {
+  send(data: BufferLike, cb?: SendCallback): void;
+  send(data: BufferLike, options: SendOptions, cb?: SendCallback): void;
+  send(data: BufferLike, optionsOrCb?: SendOptions | SendCallback, cb?: SendCallback): void {
     if (this._readyState === CONNECTING) throw notOpenError(CONNECTING);
     let options: SendOptions = {};
     if (typeof optionsOrCb === 'function') cb = optionsOrCb;
@@ -442,17 +456,17 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     this.terminate();
   }
 
-  ping(data?: Data | number | SendCallback, mask?: boolean | SendCallback, cb?: SendCallback): void {
+  ping(data?: BufferLike | SendCallback, mask?: boolean | SendCallback, cb?: SendCallback): void {
     this.control(Opcode.Ping, data, mask, cb);
   }
 
-  pong(data?: Data | number | SendCallback, mask?: boolean | SendCallback, cb?: SendCallback): void {
+  pong(data?: BufferLike | SendCallback, mask?: boolean | SendCallback, cb?: SendCallback): void {
     this.control(Opcode.Pong, data, mask, cb);
   }
 
   private control(
     opcode: number,
-    data: Data | number | SendCallback | undefined,
+    data: BufferLike | SendCallback | undefined,
     mask: boolean | SendCallback | undefined,
     cb: SendCallback | undefined,
   ): void {
@@ -489,7 +503,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     this.getFramer().sendControl(opcode, payload, masked, cb);
   }
 
-  private sendAfterClose(data: Data | number, cb?: SendCallback): void {
+  private sendAfterClose(data: BufferLike, cb?: SendCallback): void {
     if (data !== undefined) {
       this.bufferedAfterClose += isBlob(data) ? data.size : toBuffer(data).length;
     }
@@ -721,3 +735,80 @@ for (const name of ['binaryType', 'bufferedAmount', 'extensions', 'isPaused', 'p
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
 }
 defineEventHandlers(WebSocket.prototype);
+
+// ─── Types as @types/ws has them ─────────────────────────────────────────────
+
+type Listener<A extends unknown[]> = (this: WebSocket, ...args: A) => void;
+
+/** The events of a WebSocket and their arguments. */
+export interface WebSocketEvents {
+  open: [];
+  message: [data: RawData, isBinary: boolean];
+  close: [code: number, reason: Buffer];
+  error: [error: Error];
+  ping: [data: Buffer];
+  pong: [data: Buffer];
+  upgrade: [request: IncomingMessage];
+  'unexpected-response': [request: ClientRequest, response: IncomingMessage];
+  redirect: [url: string, request: ClientRequest];
+  /** wskit: the round-trip time of an answered heartbeat ping (ms). */
+  heartbeat: [rtt: number];
+  /** wskit, with assembleFragments: false. */
+  fragment: [data: Buffer, info: FragmentInfo];
+}
+
+type On<R> = {
+  <K extends keyof WebSocketEvents>(event: K, listener: Listener<WebSocketEvents[K]>): R;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own catch-all signature
+  (event: string | symbol, listener: (this: WebSocket, ...args: any[]) => void): R;
+};
+
+// Merged into the class: typed listeners (overloads per event, then EventEmitter's catch-all).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface WebSocket {
+  on: On<this>;
+  once: On<this>;
+  off: On<this>;
+  addListener: On<this>;
+  prependListener: On<this>;
+  prependOnceListener: On<this>;
+  removeListener: On<this>;
+  addEventListener<K extends keyof WsTypes.WebSocketEventMap>(
+    type: K,
+    listener: ((event: WsTypes.WebSocketEventMap[K]) => void) | { handleEvent(event: WsTypes.WebSocketEventMap[K]): void },
+    options?: WsTypes.EventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof WsTypes.WebSocketEventMap>(
+    type: K,
+    listener: ((event: WsTypes.WebSocketEventMap[K]) => void) | { handleEvent(event: WsTypes.WebSocketEventMap[K]): void },
+  ): void;
+}
+
+/** `WebSocket.RawData`, `WebSocket.ServerOptions`, ...: the names @types/ws puts on the class. */
+// eslint-disable-next-line @typescript-eslint/no-namespace
+export declare namespace WebSocket {
+  type RawData = WsTypes.RawData;
+  type Data = WsTypes.Data;
+  type CertMeta = WsTypes.CertMeta;
+  type VerifyClientCallbackSync<Request extends IncomingMessage = IncomingMessage> =
+    WsTypes.VerifyClientCallbackSync<Request>;
+  type VerifyClientCallbackAsync<Request extends IncomingMessage = IncomingMessage> =
+    WsTypes.VerifyClientCallbackAsync<Request>;
+  type FinishRequestCallback = WsTypes.FinishRequestCallback<import('./websocket.js').WebSocket>;
+  type ClientOptions = import('./client-handshake.js').ClientOptions;
+  type ServerOptions<U extends typeof import('./websocket.js').WebSocket = typeof import('./websocket.js').WebSocket> =
+    ServerOptionsOf<U>;
+  type PerMessageDeflateOptions = import('./permessage-deflate.js').PerMessageDeflateOptions;
+  type Event = import('./event-target.js').Event;
+  type ErrorEvent = import('./event-target.js').ErrorEvent;
+  type CloseEvent = import('./event-target.js').CloseEvent;
+  type MessageEvent = import('./event-target.js').MessageEvent;
+  type WebSocketEventMap = WsTypes.WebSocketEventMap;
+  type EventListenerOptions = WsTypes.EventListenerOptions;
+  type AddressInfo = WsTypes.AddressInfo;
+  type Server<T extends typeof import('./websocket.js').WebSocket = typeof import('./websocket.js').WebSocket> =
+    WebSocketServer<T>;
+  type WebSocketServer<T extends typeof import('./websocket.js').WebSocket = typeof import('./websocket.js').WebSocket> =
+    import('./websocket-server.js').WebSocketServer<T>;
+  type WebSocket = import('./websocket.js').WebSocket;
+}
