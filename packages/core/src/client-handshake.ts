@@ -145,6 +145,9 @@ export function connectClient(
     fragmentOutgoingMessages,
     fragmentationThreshold,
     assembleFragments,
+    maxFragments,
+    maxBufferedChunks,
+    maxPendingAutoPongs,
     finishRequest,
     protocols: _protocols,
     generateMask,
@@ -318,6 +321,9 @@ export function connectClient(
       fragmentationThreshold,
       assembleFragments,
       generateMask,
+      maxFragments,
+      maxBufferedChunks,
+      maxPendingAutoPongs,
     });
   });
 
