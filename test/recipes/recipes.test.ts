@@ -11,7 +11,6 @@ import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:c
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket as WsClient, WebSocketServer as WsServer } from 'ws';
@@ -173,8 +172,10 @@ afterAll(() => {
   rmSync(join(cert.cert, '..'), { recursive: true, force: true });
 });
 
-/** Whether the built CJS entry is the WebSocket class (ws's module shape). */
-const cjsEntryIsTheClass = typeof createRequire(__filename)('@wskit/core') === 'function';
+/** Whether the built CJS entry is the WebSocket class (ws's module shape); asked of Node, not of jest's resolver. */
+ensureBuilt('core');
+const cjsEntryIsTheClass =
+  execFileSync(process.execPath, ['-p', "typeof require('@wskit/core')"], { cwd: root, encoding: 'utf8' }).trim() === 'function';
 
 const forms: Form[] = ['esm', 'cjs-named'];
 /** Recipes that import the default export also run with `const WebSocket = require('@wskit/core')`. */
