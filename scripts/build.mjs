@@ -49,7 +49,11 @@ function declaredExports(dts, member) {
     const file = original.declarations[0].getSourceFile().fileName;
     exports.push([symbol.name, file, original.name]);
     if (symbol.name === member && original.flags & ts.SymbolFlags.Namespace) {
-      nested = checker.getExportsOfModule(original).map((s) => s.name);
+      // Only the namespace's own members: a merged class also exposes its statics and `prototype` here.
+      nested = checker
+        .getExportsOfModule(original)
+        .filter((s) => !(s.flags & (ts.SymbolFlags.ClassMember | ts.SymbolFlags.Prototype)))
+        .map((s) => s.name);
     }
   }
   return { exports, nested };

@@ -36,6 +36,10 @@ export interface ClientOptions extends Omit<https.RequestOptions, 'headers' | 't
   followRedirects?: boolean;
   maxRedirects?: number;
   finishRequest?: (request: http.ClientRequest, websocket: WebSocket) => void;
+  /** Subprotocols, used when the constructor is given none (as ws 8.23). */
+  protocols?: string | string[];
+  /** Fills the 4-byte masking key of each outgoing frame; default: random keys from a pooled CSPRNG buffer. */
+  generateMask?: (mask: Buffer) => void;
 }
 
 interface Attempt {
@@ -127,7 +131,9 @@ export function connectClient(
   // header is dropped when the host changed. Judged against the first request, as curl and ws do.
   const hostKey = isUnix ? `unix:${url.pathname.split(':')[0]}` : url.host;
   const hostChanged = attempt.redirects > 0 && attempt.originalHost !== hostKey;
-  const stripCredentials = hostChanged || (attempt.redirects > 0 && attempt.originalSecure && !secure);
+  // As in ws, a 'redirect' listener takes that decision over (it sees the new request before it is sent).
+  const stripCredentials =
+    ws.listenerCount('redirect') === 0 && (hostChanged || (attempt.redirects > 0 && attempt.originalSecure && !secure));
 
   let deflate: PerMessageDeflate | null = null;
   const headers: Record<string, string> = {
@@ -173,6 +179,8 @@ export function connectClient(
     maxBufferedChunks,
     maxPendingAutoPongs,
     finishRequest,
+    protocols: _protocols,
+    generateMask,
     ...requestOptions
   } = settings;
 
@@ -200,10 +208,14 @@ export function connectClient(
   if (stripCredentials) delete request.auth;
 
   const req = secure ? https.request(request) : http.request(request);
+  // As ws: 'redirect' carries the new URL and the request made for it.
+  if (attempt.redirects > 0) ws.emit('redirect', url.href, req);
   let settled = false;
-  ws._onHandshakeAbort = (error) => {
+  ws._onHandshakeAbort = () => {
     settled = true;
-    req.destroy(error);
+    // Without an error: after an upgrade the request's socket is the raw transport, which has no 'error'
+    // listener (close() from an 'upgrade' listener lands here).
+    req.destroy();
   };
 
   if (handshakeTimeout) {
@@ -239,7 +251,6 @@ export function connectClient(
         ws.abortConnecting(`Invalid URL: ${location}`);
         return;
       }
-      ws.emit('redirect', next.href, req);
       ws._onHandshakeAbort = null;
       try {
         connectClient(ws, next, protocols, options, {
@@ -331,6 +342,7 @@ export function connectClient(
       fragmentOutgoingMessages,
       fragmentationThreshold,
       assembleFragments,
+      generateMask,
       maxFragments,
       maxBufferedChunks,
       maxPendingAutoPongs,

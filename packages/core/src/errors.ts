@@ -23,14 +23,18 @@ export type WebSocketErrorCode =
   | 'WS_ERR_HANDSHAKE'
   | 'WS_ERR_SOCKET_CLOSED';
 
-export class WebSocketError extends Error {
+/**
+ * ws reports protocol violations as RangeErrors (invalid UTF-8 as a plain Error), so `instanceof RangeError`
+ * and `err.name` checks written for ws keep working; `instanceof WebSocketError` adds the typed fields.
+ */
+export class WebSocketError extends RangeError {
   readonly code: WebSocketErrorCode;
   /** Close code sent to (or reported for) the peer; 1006 where no close frame applies. */
   readonly closeCode: number;
 
   constructor(code: WebSocketErrorCode, closeCode: number, message: string) {
     super(message);
-    this.name = 'WebSocketError';
+    this.name = code === 'WS_ERR_INVALID_UTF8' ? 'Error' : 'RangeError';
     this.code = code;
     this.closeCode = closeCode;
   }

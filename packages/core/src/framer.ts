@@ -114,6 +114,8 @@ export interface MessageOptions {
 
 export class Framer implements FanoutTarget {
   compressor: MessageCompressor | null = null;
+  /** The user's masking-key source (ws's `generateMask`); null: keys from the shared random pool. */
+  generateMask: ((mask: Buffer) => void) | null = null;
 
   private batch: Buffer | null = null;
   private batchStart = 0;
@@ -385,6 +387,13 @@ export class Framer implements FanoutTarget {
     for (const job of queue) job();
   }
 
+  /** A fresh key per frame: it is consumed at once, but the user's function may keep the buffer it was given. */
+  private userMask(generate: (mask: Buffer) => void): Buffer {
+    const key = Buffer.alloc(4);
+    generate(key);
+    return key;
+  }
+
   /** `owned`: the payload may be kept by reference until the flush (it is not the caller's buffer). */
   private writeFrame(
     opcode: number,
@@ -400,7 +409,7 @@ export class Framer implements FanoutTarget {
       return;
     }
     const length = payload.length;
-    const key = mask ? nextMask() : null;
+    const key = mask ? (this.generateMask === null ? nextMask() : this.userMask(this.generateMask)) : null;
     const headerLength = frameHeaderLength(length, mask);
     if (length <= SMALL_PAYLOAD) {
       const need = headerLength + length;

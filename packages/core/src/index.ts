@@ -1,10 +1,28 @@
-export { WebSocket, type Data, type RawData, type SendOptions, type FragmentInfo } from './websocket.js';
+export {
+  WebSocket,
+  type Data,
+  type RawData,
+  type BufferLike,
+  type SendOptions,
+  type FragmentInfo,
+  type WebSocketEvents,
+} from './websocket.js';
+export type {
+  CertMeta,
+  VerifyClientCallbackSync,
+  VerifyClientCallbackAsync,
+  FinishRequestCallback,
+  WebSocketEventMap,
+  EventListenerOptions,
+  AddressInfo,
+} from './ws-types.js';
 export {
   WebSocketServer,
   type ServerOptions,
   type VerifyClient,
   type VerifyClientCallback,
   type VerifyClientInfo,
+  type WebSocketServerEvents,
 } from './websocket-server.js';
 export type { ClientOptions } from './client-handshake.js';
 export type { ConnectionOptions } from './connection-options.js';

@@ -45,12 +45,17 @@ function toBytes(data: unknown): unknown {
   return data;
 }
 
+/** `ws` internals the stream looks at when present: the transport, to learn when our side has finished. */
+type SocketHolder = { _socket?: { writableFinished: boolean; once(event: 'finish', fn: () => void): unknown } | null };
+
 /**
- * Wraps a socket in a Duplex. Options go to the Duplex (objectMode, readableObjectMode, encoding,
- * highWaterMark...). In byte mode text messages arrive as Buffers (or strings decoded per `encoding`); with
- * a readable object mode, text messages arrive as strings and binary ones as the socket delivers them.
- * Ending the writable side closes the socket with 1000; the socket's close ends the readable side; a socket
- * error destroys the stream with that error; destroying the stream terminates the socket.
+ * Wraps a socket in a Duplex, with ws's lifecycle: ending the writable side sends a close frame (no code, as
+ * ws) and finishes once the socket's own writable side has; the stream is destroyed when both 'end' and
+ * 'finish' have happened, and emits 'close' after the socket closed. A socket error destroys the stream with
+ * it; any error the stream emits destroys it and, with no other 'error' listener, is thrown as usual.
+ * Options go to the Duplex (readableObjectMode, encoding, highWaterMark...) except `objectMode`, which is off
+ * as in ws; in byte mode text messages arrive as Buffers (or strings per `encoding`); with readableObjectMode
+ * text messages arrive as strings. wskit addition: with writableObjectMode, written strings go out as text.
  */
 export function createWebSocketStream(ws: StreamableWebSocket, options: DuplexOptions = {}): Duplex {
   // A socket error already brings the socket down; destroying after it must not terminate again.
@@ -77,10 +82,15 @@ export function createWebSocketStream(ws: StreamableWebSocket, options: DuplexOp
     }
   };
 
+  const emitClose = (): void => {
+    duplex.emit('close');
+  };
+
   const duplex = new Duplex({
-    autoDestroy: true,
-    emitClose: true,
     ...options,
+    objectMode: false,
+    autoDestroy: false,
+    emitClose: false,
     read(): void {
       if (ws.readyState === OPEN && ws.isPaused) ws.resume();
     },
@@ -88,19 +98,41 @@ export function createWebSocketStream(ws: StreamableWebSocket, options: DuplexOp
       whenOpen(() => send(chunk, callback));
     },
     final(callback: WriteCallback): void {
-      // Completing without waiting for the peer's close frame: the socket may be paused by the readable
-      // side, and then that frame is not read until the consumer catches up.
       whenOpen(() => {
-        if (ws.readyState === OPEN) ws.close(1000);
-        callback();
+        const socket = (ws as StreamableWebSocket & SocketHolder)._socket;
+        if (socket?.writableFinished || ws.readyState === CLOSED) {
+          callback();
+          if (duplex.readableEnded) duplex.destroy();
+          return;
+        }
+        // Finished when our side of the transport is; or at the socket's close if that never comes.
+        let called = false;
+        const finish = (): void => {
+          if (called) return;
+          called = true;
+          ws.removeListener('close', finish);
+          callback();
+        };
+        if (socket) socket.once('finish', finish);
+        ws.once('close', finish);
+        ws.close();
       });
     },
     destroy(error: Error | null, callback: (error?: Error | null) => void): void {
       if (ws.readyState === CLOSED) {
-        process.nextTick(callback, error);
+        callback(error);
+        process.nextTick(emitClose);
         return;
       }
-      ws.once('close', () => callback(error));
+      let called = false;
+      ws.once('error', (socketError: Error) => {
+        called = true;
+        callback(socketError);
+      });
+      ws.once('close', () => {
+        if (!called) callback(error);
+        process.nextTick(emitClose);
+      });
       if (terminateOnDestroy) ws.terminate();
     },
   });
@@ -126,9 +158,23 @@ export function createWebSocketStream(ws: StreamableWebSocket, options: DuplexOp
     duplex.push(null);
   };
 
+  function onEnd(this: Duplex): void {
+    if (!this.destroyed && this.writableFinished) this.destroy();
+  }
+
+  // First among the stream's 'error' listeners: the stream is destroyed before the user's listener runs, and
+  // an error nobody listens for is thrown rather than lost.
+  function onStreamError(this: Duplex, err: Error): void {
+    this.removeListener('error', onStreamError);
+    this.destroy();
+    if (this.listenerCount('error') === 0) this.emit('error', err);
+  }
+
   ws.on('message', onMessage);
   // Kept after close too: an 'error' with no listener would crash the process.
   ws.on('error', onError);
   ws.once('close', onClose);
+  duplex.on('end', onEnd);
+  duplex.on('error', onStreamError);
   return duplex;
 }

@@ -21,6 +21,8 @@ import { acceptKey, validateUpgradeRequest, writeHttpError } from './handshake.j
 import { PerMessageDeflate } from './permessage-deflate.js';
 import { broadcast, type BroadcastOptions } from './client-set.js';
 import { WebSocket, socketOwner, type Data, type SocketSettings } from './websocket.js';
+import type { ClientOptions } from './client-handshake.js';
+import type { VerifyClientCallbackAsync, VerifyClientCallbackSync } from './ws-types.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -43,7 +45,8 @@ export interface ServerOptions<T extends typeof WebSocket = typeof WebSocket> ex
   server?: http.Server | import('node:https').Server;
   noServer?: boolean;
   path?: string;
-  verifyClient?: VerifyClient;
+  /** Also takes functions typed with @types/ws's VerifyClientCallbackSync/Async. */
+  verifyClient?: VerifyClient | VerifyClientCallbackSync | VerifyClientCallbackAsync;
   handleProtocols?: (protocols: Set<string>, request: http.IncomingMessage) => string | false;
   clientTracking?: boolean;
   /** How long an upgrade request may take to be verified and answered before it is refused (ms). */
@@ -65,8 +68,10 @@ type ResolvedOptions = Required<
 > &
   ServerOptions;
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the interface only types the listener overloads
 export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> extends EventEmitter {
   readonly options: ResolvedOptions;
+  /** The open clients; as in ws, `undefined` when `clientTracking` is false (typed as a Set like @types/ws). */
   clients: Set<InstanceType<T>>;
   private _server: http.Server | import('node:https').Server | null = null;
   private state = ServerState.Running;
@@ -78,8 +83,11 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
   /** Settings shared by every connection without permessage-deflate (a socket keeps a reference). */
   private sharedSettings: SocketSettings | null = null;
 
-  constructor(options: ServerOptions<T>, callback?: () => void) {
+  constructor(options?: ServerOptions<T>, callback?: () => void) {
     super();
+    if (options === undefined) {
+      throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
+    }
     this.options = {
       maxPayload: DEFAULT_MAX_PAYLOAD,
       maxFragments: DEFAULT_MAX_FRAGMENTS,
@@ -99,7 +107,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
     if (ways !== 1) {
       throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
     }
-    this.clients = new Set();
+    this.clients = (o.clientTracking ? new Set() : undefined) as Set<InstanceType<T>>;
     const server = this as WebSocketServer<typeof WebSocket>;
     this.onClientClose = function (this: WebSocket): void {
       server.clients.delete(this);
@@ -169,7 +177,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
    * same bytes are written to every socket. Returns the number of clients it was sent to.
    */
   broadcast(data: Exclude<Data, Blob>, options?: BroadcastOptions<InstanceType<T>>): number {
-    return broadcast(this.clients, data, options);
+    return broadcast(this.clients ?? [], data, options);
   }
 
   address(): AddressInfo | string | null {
@@ -201,7 +209,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       this.removeListeners?.();
       this.removeListeners = null;
       this._server = null;
-      if (this.clients.size === 0 || !this.options.clientTracking) process.nextTick(() => this.emitClose());
+      if (!this.options.clientTracking || this.clients.size === 0) process.nextTick(() => this.emitClose());
       else this.shouldEmitClose = true;
       return;
     }
@@ -261,7 +269,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       }
     }
 
-    const verify = this.options.verifyClient;
+    const verify = this.options.verifyClient as VerifyClient | undefined;
     if (!verify) {
       this.completeUpgrade(info.key, info.protocols, deflate, req, socket, head, cb);
       return;
@@ -345,7 +353,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       `Sec-WebSocket-Accept: ${acceptKey(key)}`,
     ];
     const WebSocketClass = (this.options.WebSocket ?? WebSocket) as T;
-    const ws = new WebSocketClass(null) as InstanceType<T>;
+    const ws = new WebSocketClass(null, undefined, this.options as ClientOptions) as InstanceType<T>;
 
     if (protocols.size > 0) {
       const chosen = this.options.handleProtocols
@@ -415,4 +423,35 @@ function stringify(headers: Record<string, string | number> | undefined): Record
   const out: Record<string, string> = {};
   if (headers) for (const [k, v] of Object.entries(headers)) out[k] = String(v);
   return out;
+}
+
+// ─── Typed listeners, as @types/ws has them ──────────────────────────────────
+
+/** The events of a WebSocketServer and their arguments. */
+export interface WebSocketServerEvents<T extends typeof WebSocket = typeof WebSocket> {
+  connection: [socket: InstanceType<T>, request: http.IncomingMessage];
+  headers: [headers: string[], request: http.IncomingMessage];
+  listening: [];
+  close: [];
+  error: [error: Error];
+  wsClientError: [error: Error, socket: Duplex, request: http.IncomingMessage];
+}
+
+type ServerOn<T extends typeof WebSocket, R> = {
+  <K extends keyof WebSocketServerEvents<T>>(
+    event: K,
+    listener: (this: WebSocketServer<T>, ...args: WebSocketServerEvents<T>[K]) => void,
+  ): R;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own catch-all signature
+  (event: string | symbol, listener: (this: WebSocketServer<T>, ...args: any[]) => void): R;
+};
+
+export interface WebSocketServer<T extends typeof WebSocket = typeof WebSocket> {
+  on: ServerOn<T, this>;
+  once: ServerOn<T, this>;
+  off: ServerOn<T, this>;
+  addListener: ServerOn<T, this>;
+  prependListener: ServerOn<T, this>;
+  prependOnceListener: ServerOn<T, this>;
+  removeListener: ServerOn<T, this>;
 }

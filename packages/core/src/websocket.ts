@@ -32,9 +32,13 @@ import { Receiver, type MessageData, type ReceiverTarget } from './receiver.js';
 import { connectClient, type ClientOptions } from './client-handshake.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
 
-export type Data = string | Buffer | ArrayBuffer | ArrayBufferView | Blob;
-/** As in @types/ws; with binaryType 'blob', binary messages arrive as a Blob. */
-export type RawData = Buffer | ArrayBuffer | Buffer[];
+import type { WebSocketServer, ServerOptions as ServerOptionsOf } from './websocket-server.js';
+import type { createWebSocketStream } from './stream.js';
+import type * as WsTypes from './ws-types.js';
+import type { BufferLike, RawData } from './ws-types.js';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+
+export type { Data, RawData, BufferLike } from './ws-types.js';
 
 export interface SendOptions {
   binary?: boolean;
@@ -62,6 +66,8 @@ export interface SocketSettings {
   fragmentationThreshold?: number;
   /** False: emit 'fragment' for each data frame instead of 'message' for whole messages. Default true. */
   assembleFragments?: boolean;
+  /** Client only: fills the 4-byte masking key of each frame (ws's `generateMask`). */
+  generateMask?: ((mask: Buffer) => void) | undefined;
   /** Most frames in one received message; 0: no limit. Default 16,384 (as ws). */
   maxFragments?: number;
   /** Most socket chunks held for one incomplete frame; 0: no limit. Default 262,144 (as ws). */
@@ -87,12 +93,18 @@ function notOpenError(state: ReadyState): Error {
 }
 
 /** Converts any accepted payload type to a Buffer without copying where possible. */
-export function toBuffer(data: Exclude<Data, Blob> | number): Buffer {
+export function toBuffer(data: Exclude<BufferLike, Blob>): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (typeof data === 'string') return Buffer.from(data);
   if (typeof data === 'number') return Buffer.from(String(data));
   if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return Buffer.from(data);
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (Array.isArray(data)) {
+    // Fragments (Buffer[]) are joined; an array of numbers is bytes, as Buffer.from reads it.
+    return data.every((item) => Buffer.isBuffer(item))
+      ? Buffer.concat(data as Buffer[])
+      : Buffer.from(data as number[]);
+  }
   throw new TypeError('The data argument must be a string, Buffer, ArrayBuffer, ArrayBufferView or Blob');
 }
 
@@ -149,7 +161,14 @@ interface PongBacklog {
   readonly done: SendCallback;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the interface only types the listener overloads
 export class WebSocket extends EventEmitter implements ReceiverTarget, HeartbeatTarget {
+  // ws's module shape: the package's exports are also statics of the class (assigned where the package
+  // entry is built), so `WebSocket.Server` and `new WebSocket.WebSocketServer()` type-check as with ws.
+  declare static Server: typeof WebSocketServer;
+  declare static WebSocketServer: typeof WebSocketServer;
+  declare static WebSocket: typeof WebSocket;
+  declare static createWebSocketStream: typeof createWebSocketStream;
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;
@@ -219,10 +238,13 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     super();
     if (address === null) return;
     this._isServer = false;
-    if (protocols !== undefined && !Array.isArray(protocols) && typeof protocols === 'object') {
+    // As ws: an object in the protocols position is the options; `options.protocols` is used when no
+    // protocols argument is given; anything else (null included) is one protocol, validated later.
+    if (protocols !== undefined && !Array.isArray(protocols) && typeof protocols === 'object' && protocols !== null) {
       options = protocols;
       protocols = undefined;
     }
+    if (protocols === undefined) protocols = options?.protocols;
     const list = protocols === undefined ? [] : Array.isArray(protocols) ? protocols : [protocols];
     connectClient(this, address, list, options ?? {});
   }
@@ -257,18 +279,21 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     return this.paused;
   }
 
+  // The heartbeat's state goes by `heartbeat*` names: `isAlive`, `rtt`, `lastActivity` are left to the
+  // application (ws's own README heartbeat recipe assigns `ws.isAlive`).
+
   /** False between a heartbeat ping and the next sign of life from the peer (true without a heartbeat). */
-  get isAlive(): boolean {
+  get heartbeatAlive(): boolean {
     return this.heartbeatEntry?.isAlive ?? true;
   }
 
   /** performance.now() of the last frame received (heartbeat only). */
-  get lastActivity(): number | undefined {
+  get heartbeatLastActivity(): number | undefined {
     return this.heartbeatEntry?.lastActivity;
   }
 
   /** Round-trip time of the last answered heartbeat ping, in ms. */
-  get rtt(): number | undefined {
+  get heartbeatRtt(): number | undefined {
     return this.heartbeatEntry?.rtt;
   }
 
@@ -329,6 +354,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       settings.fragmentOutgoingMessages ? (settings.fragmentationThreshold ?? DEFAULT_FRAGMENTATION_THRESHOLD) : 0,
     );
     framer.compressor = this._perMessageDeflate;
+    if (settings.generateMask) framer.generateMask = settings.generateMask;
     if (this.socketGone) framer.destroy();
     this.framer = framer;
     return framer;
@@ -390,9 +416,9 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
 
   // ─── Sending ──────────────────────────────────────────────────────────────
 
-  send(data: Data | number, cb?: SendCallback): void;
-  send(data: Data | number, options: SendOptions, cb?: SendCallback): void;
-  send(data: Data | number, optionsOrCb?: SendOptions | SendCallback, cb?: SendCallback): void {
+  send(data: BufferLike, cb?: SendCallback): void;
+  send(data: BufferLike, options: SendOptions, cb?: SendCallback): void;
+  send(data: BufferLike, optionsOrCb?: SendOptions | SendCallback, cb?: SendCallback): void {
     if (this._readyState === CONNECTING) throw notOpenError(CONNECTING);
     let options: SendOptions = {};
     if (typeof optionsOrCb === 'function') cb = optionsOrCb;
@@ -422,7 +448,8 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       });
       return;
     }
-    const binary = options.binary ?? typeof data !== 'string';
+    // A number goes out as its decimal text, as in ws.
+    const binary = options.binary ?? (typeof data !== 'string' && typeof data !== 'number');
     const payload = toBuffer(data);
     if (this.dropIfOverLimit(payload.length, cb)) return;
     framer.sendMessage(payload, { binary, fin, mask, compress }, cb);
@@ -466,17 +493,17 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     this.terminate();
   }
 
-  ping(data?: Data | number | SendCallback, mask?: boolean | SendCallback, cb?: SendCallback): void {
+  ping(data?: BufferLike | SendCallback, mask?: boolean | SendCallback, cb?: SendCallback): void {
     this.control(Opcode.Ping, data, mask, cb);
   }
 
-  pong(data?: Data | number | SendCallback, mask?: boolean | SendCallback, cb?: SendCallback): void {
+  pong(data?: BufferLike | SendCallback, mask?: boolean | SendCallback, cb?: SendCallback): void {
     this.control(Opcode.Pong, data, mask, cb);
   }
 
   private control(
     opcode: number,
-    data: Data | number | SendCallback | undefined,
+    data: BufferLike | SendCallback | undefined,
     mask: boolean | SendCallback | undefined,
     cb: SendCallback | undefined,
   ): void {
@@ -488,18 +515,33 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       cb = mask;
       mask = undefined;
     }
-    if (isBlob(data)) throw new TypeError('Blob payloads are not supported for control frames');
-    const payload = data === undefined ? EMPTY_BUFFER : toBuffer(data);
-    if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('The data size must not be greater than 125 bytes');
     if (this._readyState !== OPEN) {
-      this.sendAfterClose(payload, cb);
+      this.sendAfterClose(data ?? EMPTY_BUFFER, cb);
       return;
     }
-    this.getFramer().sendControl(opcode, payload, mask ?? !this._isServer, cb);
+    const masked = mask ?? !this._isServer;
+    if (isBlob(data)) {
+      if (data.size > MAX_CONTROL_PAYLOAD) throw new RangeError('The data size must not be greater than 125 bytes');
+      // Read in order with the messages around it, like a Blob given to send().
+      const framer = this.getFramer();
+      framer.sendLater(data.size, (done) => {
+        data.arrayBuffer().then(
+          (buffer) => done(() => framer.sendControl(opcode, Buffer.from(buffer), masked, cb)),
+          (error: Error) => {
+            cb?.(error);
+            done();
+          },
+        );
+      });
+      return;
+    }
+    const payload = data === undefined ? EMPTY_BUFFER : toBuffer(data);
+    if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('The data size must not be greater than 125 bytes');
+    this.getFramer().sendControl(opcode, payload, masked, cb);
   }
 
-  private sendAfterClose(data: Data | number, cb?: SendCallback): void {
-    if (data !== undefined && typeof data !== 'number') {
+  private sendAfterClose(data: BufferLike, cb?: SendCallback): void {
+    if (data !== undefined) {
       this.bufferedAfterClose += isBlob(data) ? data.size : toBuffer(data).length;
     }
     if (cb) process.nextTick(cb, notOpenError(this._readyState));
@@ -537,10 +579,12 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       this.abortConnecting('WebSocket was closed before the connection was established');
       return;
     }
+    // CLOSING without a socket: a failed client handshake (e.g. terminate() from its 'error' listener).
+    if (this._socket === null) return;
     this._readyState = CLOSING;
     // Whatever input is still held (a paused socket, a message inflating) is dropped: 'close' follows at once.
     this.inputAbandoned = true;
-    this._socket!.destroy();
+    this._socket.destroy();
   }
 
   pause(): void {
@@ -591,7 +635,8 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
   }
 
   private armCloseTimer(): void {
-    if (this.closeTimer || this._closeTimeout <= 0) return;
+    if (this.closeTimer) return;
+    // As ws: the socket is destroyed `closeTimeout` ms after closing starts (0: on the next timer tick).
     this.closeTimer = setTimeout(() => this._socket?.destroy(), this._closeTimeout);
     this.closeTimer.unref?.();
   }
@@ -770,5 +815,91 @@ for (const [name, value] of [
   ['CLOSED', CLOSED],
 ] as const) {
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
+  // As ws: the static constants can be neither reassigned nor redefined.
+  Object.defineProperty(WebSocket, name, { enumerable: true, value, writable: false, configurable: false });
+}
+// As ws: the attribute accessors are enumerable on the prototype (for-in and spreads of the prototype see them).
+for (const name of ['binaryType', 'bufferedAmount', 'extensions', 'isPaused', 'protocol', 'readyState', 'url']) {
+  Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
 }
 defineEventHandlers(WebSocket.prototype);
+
+// ─── Types as @types/ws has them ─────────────────────────────────────────────
+
+type Listener<A extends unknown[]> = (this: WebSocket, ...args: A) => void;
+
+/** The events of a WebSocket and their arguments. */
+export interface WebSocketEvents {
+  open: [];
+  message: [data: RawData, isBinary: boolean];
+  close: [code: number, reason: Buffer];
+  error: [error: Error];
+  ping: [data: Buffer];
+  pong: [data: Buffer];
+  upgrade: [request: IncomingMessage];
+  'unexpected-response': [request: ClientRequest, response: IncomingMessage];
+  redirect: [url: string, request: ClientRequest];
+  /** wskit: the round-trip time of an answered heartbeat ping (ms). */
+  heartbeat: [rtt: number];
+  /** wskit, with assembleFragments: false. */
+  fragment: [data: Buffer, info: FragmentInfo];
+}
+
+type On<R> = {
+  <K extends keyof WebSocketEvents>(event: K, listener: Listener<WebSocketEvents[K]>): R;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own catch-all signature
+  (event: string | symbol, listener: (this: WebSocket, ...args: any[]) => void): R;
+};
+
+// Merged into the class: typed listeners (overloads per event, then EventEmitter's catch-all).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface WebSocket {
+  on: On<this>;
+  once: On<this>;
+  off: On<this>;
+  addListener: On<this>;
+  prependListener: On<this>;
+  prependOnceListener: On<this>;
+  removeListener: On<this>;
+  addEventListener<K extends keyof WsTypes.WebSocketEventMap>(
+    type: K,
+    listener:
+      ((event: WsTypes.WebSocketEventMap[K]) => void) | { handleEvent(event: WsTypes.WebSocketEventMap[K]): void },
+    options?: WsTypes.EventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof WsTypes.WebSocketEventMap>(
+    type: K,
+    listener:
+      ((event: WsTypes.WebSocketEventMap[K]) => void) | { handleEvent(event: WsTypes.WebSocketEventMap[K]): void },
+  ): void;
+}
+
+/** `WebSocket.RawData`, `WebSocket.ServerOptions`, ...: the names @types/ws puts on the class. */
+// eslint-disable-next-line @typescript-eslint/no-namespace
+export declare namespace WebSocket {
+  type RawData = WsTypes.RawData;
+  type Data = WsTypes.Data;
+  type CertMeta = WsTypes.CertMeta;
+  type VerifyClientCallbackSync<Request extends IncomingMessage = IncomingMessage> =
+    WsTypes.VerifyClientCallbackSync<Request>;
+  type VerifyClientCallbackAsync<Request extends IncomingMessage = IncomingMessage> =
+    WsTypes.VerifyClientCallbackAsync<Request>;
+  type FinishRequestCallback = WsTypes.FinishRequestCallback<import('./websocket.js').WebSocket>;
+  type ClientOptions = import('./client-handshake.js').ClientOptions;
+  type ServerOptions<U extends typeof import('./websocket.js').WebSocket = typeof import('./websocket.js').WebSocket> =
+    ServerOptionsOf<U>;
+  type PerMessageDeflateOptions = import('./permessage-deflate.js').PerMessageDeflateOptions;
+  type Event = import('./event-target.js').Event;
+  type ErrorEvent = import('./event-target.js').ErrorEvent;
+  type CloseEvent = import('./event-target.js').CloseEvent;
+  type MessageEvent = import('./event-target.js').MessageEvent;
+  type WebSocketEventMap = WsTypes.WebSocketEventMap;
+  type EventListenerOptions = WsTypes.EventListenerOptions;
+  type AddressInfo = WsTypes.AddressInfo;
+  type Server<T extends typeof import('./websocket.js').WebSocket = typeof import('./websocket.js').WebSocket> =
+    WebSocketServer<T>;
+  type WebSocketServer<
+    T extends typeof import('./websocket.js').WebSocket = typeof import('./websocket.js').WebSocket,
+  > = import('./websocket-server.js').WebSocketServer<T>;
+  type WebSocket = import('./websocket.js').WebSocket;
+}

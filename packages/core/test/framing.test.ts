@@ -193,9 +193,7 @@ async function failConnection(
   const options = { maxPayload: MAX_PAYLOAD };
   const { wss, port } = make === 'wskit' ? await wskitServer(options) : await wsServer(options);
   try {
-    const peer = new Promise<AnySocket>((resolve) =>
-      (wss as AnyServer).once('connection', (ws: AnySocket) => resolve(ws)),
-    );
+    const peer = new Promise<AnySocket>((resolve) => (wss as WebSocketServer).once('connection', (ws) => resolve(ws)));
     const raw = await rawUpgraded(port);
     const ws = await peer;
     const error = new Promise<Error & { code?: string; closeCode?: number }>((resolve) =>
@@ -205,7 +203,7 @@ async function failConnection(
       (ws as WebSocket).once('close', (code: number, reason: Buffer) => resolve([code, reason.toString()])),
     );
     const messages: unknown[] = [];
-    ws.on('message', (m: unknown) => messages.push(m));
+    (ws as WebSocket).on('message', (m: unknown) => messages.push(m));
     for (const bytes of row.bytes()) raw.write(bytes);
     const result = {
       raw,

@@ -38,13 +38,13 @@ export async function wsServer(
 }
 
 interface Closable {
-  clients: Set<{ terminate(): void }>;
+  clients: Set<{ terminate(): void }> | undefined;
   close(cb?: (err?: Error) => void): void;
 }
 
 /** Terminates every client, then closes the server. */
 export function shutdown(server: Closable): Promise<void> {
-  for (const client of server.clients) client.terminate();
+  for (const client of server.clients ?? []) client.terminate();
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
