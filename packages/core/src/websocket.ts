@@ -33,6 +33,7 @@ import type { Heartbeat, HeartbeatEntry, HeartbeatTarget } from './heartbeat.js'
 import { Receiver, type MessageData, type ReceiverTarget } from './receiver.js';
 import { connectClient, type ClientOptions } from './client-handshake.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
+import { abortTransport } from './http2.js';
 
 export type Data = string | Buffer | ArrayBuffer | ArrayBufferView | Blob;
 /** As in @types/ws; with binaryType 'blob', binary messages arrive as a Blob. */
@@ -504,7 +505,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       return;
     }
     this._readyState = CLOSING;
-    this._socket!.destroy();
+    abortTransport(this._socket!);
   }
 
   pause(): void {
