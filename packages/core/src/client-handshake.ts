@@ -149,6 +149,9 @@ export function connectClient(
     fragmentOutgoingMessages,
     fragmentationThreshold,
     assembleFragments,
+    maxFragments,
+    maxBufferedChunks,
+    maxPendingAutoPongs,
     finishRequest,
     http2: overHttp2,
     ...requestOptions
@@ -200,6 +203,9 @@ export function connectClient(
       fragmentOutgoingMessages,
       fragmentationThreshold,
       assembleFragments,
+      maxFragments,
+      maxBufferedChunks,
+      maxPendingAutoPongs,
     });
   };
 
