@@ -36,7 +36,7 @@ export function selfSignedCert(): Certificate {
 
 /** A client session whose peer SETTINGS have arrived (so extended CONNECT may be used). */
 export async function h2Session(port: number): Promise<http2.ClientHttp2Session> {
-  const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+  const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, maxSessionMemory: 256 });
   session.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
     session.once('remoteSettings', () => resolve());
