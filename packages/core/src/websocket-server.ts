@@ -158,13 +158,16 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       };
       server.on('listening', onListening);
       server.on('error', onError);
-      const detach = isHttp2Server(server)
+      // An HTTP/2 server also emits 'upgrade' for HTTP/1.1 clients when created with allowHTTP1.
+      server.on('upgrade', onUpgrade);
+      const detachStreams = isHttp2Server(server)
         ? attachHttp2Server(server, (req, stream) => onUpgrade(req, stream, EMPTY_BUFFER))
-        : (server.on('upgrade', onUpgrade), () => server.removeListener('upgrade', onUpgrade));
+        : null;
       this.removeListeners = () => {
         server.removeListener('listening', onListening);
         server.removeListener('error', onError);
-        detach();
+        server.removeListener('upgrade', onUpgrade);
+        detachStreams?.();
       };
     }
   }

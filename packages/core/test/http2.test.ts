@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { WebSocket as WsClient } from 'ws';
 import { WebSocket, WebSocketServer, type ServerOptions } from '@wskit/core';
 import { h2Session, openStream, selfSignedCert } from '../../../test/helpers/h2.js';
 import { closeOf, errorOf, opened, within } from './helpers.js';
@@ -176,6 +177,40 @@ describe('server on an HTTP/2 server', () => {
     }
   });
 
+  test('allowHTTP1: HTTP/1.1 clients upgrade on the same server and reach the same WebSocketServer', async () => {
+    const server = http2.createSecureServer({
+      ...selfSignedCert(),
+      allowHTTP1: true,
+      settings: { enableConnectProtocol: true },
+    });
+    const wss = new WebSocketServer({ server });
+    const versions: string[] = [];
+    wss.on('connection', (ws, req) => {
+      versions.push(req.httpVersion);
+      ws.on('message', (data) => ws.send(`${req.httpVersion}:${String(data)}`));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const over1 = new WsClient(`wss://127.0.0.1:${port}/`, { rejectUnauthorized: false });
+      await once(over1, 'open');
+      over1.send('a');
+      const [reply1] = (await once(over1, 'message')) as [Buffer];
+      const over2 = client(port);
+      await opened(over2);
+      over2.send('b');
+      const [reply2] = await nextMessage(over2);
+      expect([String(reply1), String(reply2)]).toEqual(['1.1:a', '2.0:b']);
+      over1.close();
+      over2.close();
+      await Promise.all([once(over1, 'close'), closeOf(over2)]);
+    } finally {
+      wss.close();
+      server.close();
+    }
+  });
+
   test('noServer: handleStream takes streams from the application\'s own stream handler', async () => {
     const server = http2.createSecureServer({ ...selfSignedCert(), settings: { enableConnectProtocol: true } });
     const wss = new WebSocketServer({ noServer: true });
@@ -237,7 +272,9 @@ describe('wskit client over HTTP/2', () => {
       expect(await nextMessage(sockets[0]!)).toEqual([Buffer.from('hello over h2'), false]);
       const big = Buffer.alloc(300_000, 'abc');
       sockets[1]!.send(big, { binary: true, compress: true });
-      expect(await nextMessage(sockets[1]!)).toEqual([big, true]);
+      // Compared with equals(): jest's deep equality walks a 300 kB Buffer for seconds.
+      const [echoed, isBinary] = await nextMessage(sockets[1]!);
+      expect([echoed.equals(big), isBinary]).toEqual([true, true]);
       expect(f.wss.clients.size).toBe(5);
       // The server closes socket 2, socket 3 closes itself: both close handshakes complete.
       const serverSide = peerOf(f.wss, sockets[2]!);
