@@ -47,7 +47,7 @@ async function startServer(options: { perMessageDeflate?: boolean; maxPayload?: 
   server.on('session', (s) => sessions.add(s));
   const wss = new WebSocketServer({ server, maxPayload: DEFAULT_MAX_PAYLOAD, perMessageDeflate: false, ...options });
   wss.on('connection', (ws) => {
-    ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
+    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
     ws.on('error', () => {});
   });
   server.listen(0, '127.0.0.1');

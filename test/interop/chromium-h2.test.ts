@@ -49,7 +49,7 @@ afterAll(async () => {
 });
 
 test('page and WebSocket share one HTTP/2 connection; text, binary and compressed messages echo', async () => {
-  const pageSessions: http2.ServerHttp2Session[] = [];
+  const pageSessions: http2.Http2Session[] = [];
   const server = http2.createSecureServer({ ...selfSignedCert(), settings: { enableConnectProtocol: true } }, (req, res) => {
     if (req.url === '/') pageSessions.push(req.stream.session!);
     res.writeHead(req.url === '/' ? 200 : 404, { 'content-type': 'text/html; charset=utf-8' });
@@ -65,10 +65,10 @@ test('page and WebSocket share one HTTP/2 connection; text, binary and compresse
     open.add(session);
   });
   const wss = new WebSocketServer({ server, path: '/echo', perMessageDeflate: true });
-  const seen: Array<{ version: string; session: http2.ServerHttp2Session }> = [];
+  const seen: Array<{ version: string; session: http2.Http2Session }> = [];
   wss.on('connection', (ws, req) => {
     seen.push({ version: req.httpVersion, session: (req as unknown as http2.Http2ServerRequest).stream.session! });
-    ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
+    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

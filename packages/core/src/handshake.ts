@@ -135,8 +135,13 @@ export function validateUpgradeRequest(req: IncomingMessage): UpgradeRequestInfo
  * the version, subprotocol and extension headers mean what they mean over HTTP/1.1.
  */
 export function validateConnectRequest(headers: IncomingHttpHeaders): UpgradeRequestInfo | HandshakeError {
-  if (headers[':method'] !== 'CONNECT') return new HandshakeError(405, 'Invalid HTTP method', { Allow: 'CONNECT' });
   const protocol = headers[':protocol'];
+  const method = headers[':method'];
+  // nghttp2 only lets :protocol arrive on a CONNECT (RFC 8441 §4); the plugins route the request through
+  // their framework as the GET it stands for, so GET is accepted along with :protocol.
+  if (method !== 'CONNECT' && !(method === 'GET' && protocol !== undefined)) {
+    return new HandshakeError(405, 'Invalid HTTP method', { Allow: 'CONNECT' });
+  }
   if (typeof protocol !== 'string' || protocol.toLowerCase() !== 'websocket') {
     return new HandshakeError(400, 'Invalid :protocol pseudo-header');
   }

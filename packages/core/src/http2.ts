@@ -37,18 +37,37 @@ export function http2Request(
 
 // Both the 'stream' event and the compatibility layer's 'connect' event see a stream: it is handled once.
 const taken = new WeakSet<http2.Http2Stream>();
+// The compat layer's response for a stream: the only one there may be (two on one stream would both answer
+// its 'wantTrailers', and the second throws), so createUpgradeResponse hands this one out.
+const compatResponses = new WeakMap<http2.Http2Stream, http2.Http2ServerResponse>();
+
+/** The Http2ServerResponse Node's compat layer made for `stream`, if it made one. */
+export function compatResponse(stream: http2.Http2Stream): http2.Http2ServerResponse | undefined {
+  return compatResponses.get(stream);
+}
 
 export type StreamHandler = (req: IncomingMessage, stream: http2.ServerHttp2Stream) => void;
 
 /**
- * Listens for WebSocket streams on an HTTP/2 server; returns the function that stops listening.
+ * Listens for WebSocket streams on an HTTP/2 server; returns the function that stops listening. The
+ * handler gets each stream once, with its request, as an 'upgrade' listener gets a socket: the plugins
+ * pass both to their upgrade path (`createUpgradeResponse` and `handleUpgrade` take a stream as a socket).
  *
  * A server with a compat 'request' handler answers every CONNECT with 405 unless a 'connect' listener
  * exists (nodejs/node#36977), so one is always added: it takes WebSocket streams with Node's request
  * object and answers other CONNECTs 405 as Node would, unless the application listens for them too.
  * Servers without a request handler only have the 'stream' event.
  */
-export function attachHttp2Server(server: Http2ServerLike, handle: StreamHandler): () => void {
+/**
+ * For the plugins: presents an extended CONNECT to a framework's router as the GET a WebSocket
+ * handshake is over HTTP/1.1, so GET routes, hooks and middleware match it (handleUpgrade accepts it).
+ */
+export function routeAsGet(req: IncomingMessage): IncomingMessage {
+  req.method = 'GET';
+  return req;
+}
+
+export function listenForWebSocketStreams(server: Http2ServerLike, handle: StreamHandler): () => void {
   const onStream = (
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
@@ -65,6 +84,7 @@ export function attachHttp2Server(server: Http2ServerLike, handle: StreamHandler
     if (isWebSocketConnect(req.headers)) {
       if (taken.has(stream)) return;
       taken.add(stream);
+      compatResponses.set(stream, res);
       handle(req as unknown as IncomingMessage, stream);
       return;
     }

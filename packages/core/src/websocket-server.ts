@@ -19,7 +19,7 @@ import { HandshakeError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import { formatExtensions, parseExtensions } from './extension-header.js';
 import { acceptKey, acceptStream, isHttp2Stream, validateUpgradeRequest, writeHttpError } from './handshake.js';
-import { attachHttp2Server, http2Request, isHttp2Server, type Http2ServerLike } from './http2.js';
+import { listenForWebSocketStreams, http2Request, isHttp2Server, type Http2ServerLike } from './http2.js';
 import { PerMessageDeflate } from './permessage-deflate.js';
 import { broadcast, type BroadcastOptions } from './client-set.js';
 import { WebSocket, socketOwner, type Data, type SocketSettings } from './websocket.js';
@@ -161,7 +161,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       // An HTTP/2 server also emits 'upgrade' for HTTP/1.1 clients when created with allowHTTP1.
       server.on('upgrade', onUpgrade);
       const detachStreams = isHttp2Server(server)
-        ? attachHttp2Server(server, (req, stream) => onUpgrade(req, stream, EMPTY_BUFFER))
+        ? listenForWebSocketStreams(server, (req, stream) => onUpgrade(req, stream, EMPTY_BUFFER))
         : null;
       this.removeListeners = () => {
         server.removeListener('listening', onListening);

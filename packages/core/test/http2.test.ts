@@ -34,7 +34,7 @@ async function h2Server(
   });
   const wss = new WebSocketServer({ server, ...options });
   wss.on('connection', (ws) => {
-    ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
+    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -187,7 +187,7 @@ describe('server on an HTTP/2 server', () => {
     const versions: string[] = [];
     wss.on('connection', (ws, req) => {
       versions.push(req.httpVersion);
-      ws.on('message', (data) => ws.send(`${req.httpVersion}:${String(data)}`));
+      ws.on('message', (data: Buffer) => ws.send(`${req.httpVersion}:${String(data)}`));
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -222,7 +222,7 @@ describe('server on an HTTP/2 server', () => {
       }
       wss.handleStream(stream, headers, (ws, req) => {
         ws.send(`hello ${req.url}`);
-        ws.on('message', (data) => ws.close(4000, String(data)));
+        ws.on('message', (data: Buffer) => ws.close(4000, String(data)));
       });
     });
     server.listen(0, '127.0.0.1');

@@ -11,6 +11,9 @@ import {
   WebSocketServer,
   closeAll,
   createUpgradeResponse,
+  isHttp2Server,
+  listenForWebSocketStreams,
+  routeAsGet,
   runHandler,
   writeHttpError,
   type UpgradeResponse,
@@ -127,6 +130,10 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
   };
   const upgradeSource = listenServer ?? fastify.server;
   upgradeSource.on('upgrade', onUpgrade);
+  // HTTP/2 (`http2: true`, RFC 8441): extended CONNECT streams take the same path, routed as a GET.
+  const stopStreams = isHttp2Server(upgradeSource)
+    ? listenForWebSocketStreams(upgradeSource, (req, stream) => onUpgrade(routeAsGet(req), stream, Buffer.alloc(0)))
+    : null;
   const injector = createInjector(onUpgrade);
 
   fastify.decorate('websocketServer', defaultServer);
@@ -229,6 +236,7 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
 
   fastify.addHook('onClose', (_instance, done) => {
     upgradeSource.removeListener('upgrade', onUpgrade);
+    stopStreams?.();
     injector.close();
     done();
   });

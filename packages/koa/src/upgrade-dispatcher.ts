@@ -13,15 +13,23 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { createUpgradeResponse, writeHttpError } from '@wskit/core';
+import {
+  createUpgradeResponse,
+  isHttp2Server,
+  listenForWebSocketStreams,
+  routeAsGet,
+  writeHttpError,
+  type Http2ServerLike,
+} from '@wskit/core';
 import { isWebSocketRequest, setPendingUpgrade } from './upgrade-request.js';
 
-export type UpgradeServer = HttpServer | HttpsServer;
+export type UpgradeServer = HttpServer | HttpsServer | Http2ServerLike;
 export type ShouldHandle = (req: IncomingMessage) => boolean;
 
 interface Dispatcher {
   owners: Set<ShouldHandle>;
   listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  stopStreams: (() => void) | null;
 }
 
 const KEY = Symbol.for('wskit.koa.dispatcher');
@@ -41,7 +49,15 @@ export function attachServer(server: UpgradeServer, shouldHandle: ShouldHandle):
       if (!wanted(owners, req)) return;
       process.nextTick(() => dispatch(server, req, socket, head));
     };
-    dispatcher = { owners, listener };
+    // HTTP/2 (RFC 8441): extended CONNECT streams go through the app as the GET they stand for.
+    const stopStreams = isHttp2Server(server)
+      ? listenForWebSocketStreams(server, (req, stream) => {
+        routeAsGet(req);
+        if (wantedStream(owners, req)) dispatch(server, req, stream, Buffer.alloc(0), true);
+        else writeHttpError(stream, 404);
+      })
+      : null;
+    dispatcher = { owners, listener, stopStreams };
     tagged[KEY] = dispatcher;
     server.on('upgrade', listener);
   }
@@ -53,6 +69,7 @@ export function attachServer(server: UpgradeServer, shouldHandle: ShouldHandle):
     current.owners.delete(owner);
     if (current.owners.size === 0 && tagged[KEY] === current) {
       server.removeListener('upgrade', current.listener);
+      current.stopStreams?.();
       delete tagged[KEY];
     }
   };
@@ -70,6 +87,17 @@ function wanted(owners: Set<ShouldHandle>, req: IncomingMessage): boolean {
   return false;
 }
 
+function wantedStream(owners: Set<ShouldHandle>, req: IncomingMessage): boolean {
+  for (const owner of owners) {
+    try {
+      if (owner(req)) return true;
+    } catch {
+      // As above.
+    }
+  }
+  return false;
+}
+
 function claimedElsewhere(socket: Duplex): boolean {
   const raw = socket as Duplex & { bytesWritten?: number };
   return (
@@ -82,8 +110,9 @@ function claimedElsewhere(socket: Duplex): boolean {
   );
 }
 
-function dispatch(server: UpgradeServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-  if (claimedElsewhere(socket)) return;
+function dispatch(server: UpgradeServer, req: IncomingMessage, socket: Duplex, head: Buffer, stream = false): void {
+  // A stream is handed over once by the core (Node's compat request has already added listeners to it).
+  if (!stream && claimedElsewhere(socket)) return;
   // Until the handshake takes over, a reset from the peer must not become an uncaught error.
   socket.on('error', () => socket.destroy());
   const handlers = server.listeners('request') as ((req: IncomingMessage, res: unknown) => void)[];
