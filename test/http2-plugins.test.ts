@@ -1,6 +1,6 @@
 /**
- * The plugins over HTTP/2 (RFC 8441): Fastify with `http2: true` + https, and Koa on
- * http2.createSecureServer(app.callback()). A WebSocket arrives as an extended CONNECT stream and goes
+ * The plugins over HTTP/2 (RFC 8441): Fastify with `http2: true` + https, Koa on
+ * http2.createSecureServer(app.callback()), and Nest gateways on the Fastify platform with http2. A WebSocket arrives as an extended CONNECT stream and goes
  * through the framework like an HTTP/1.1 upgrade: routes (params), hooks/middleware, and refusals as real
  * HTTP/2 statuses; the wskit client connects with `http2: true`.
  */
@@ -13,6 +13,12 @@ import Router from '@koa/router';
 import { WebSocket } from '@wskit/core';
 import fastifyWebSocket from '@wskit/fastify';
 import { websocket as koaWebSocket } from '@wskit/koa';
+import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { WskitAdapter } from '@wskit/nest';
+import { TestAppModule } from '../packages/nest/test/test-app.js';
 import { selfSignedCert } from './helpers/h2.js';
 
 const settings = { enableConnectProtocol: true };
@@ -111,12 +117,12 @@ describe('@wskit/koa on http2.createSecureServer(app.callback())', () => {
     const router = new Router();
     router.get('/rooms/:room', async (ctx) => {
       if (!ctx.ws) ctx.throw(426);
-      const socket = await ctx.ws();
+      const socket = await ctx.ws!();
       socket.send(`${ctx.params.room} ${ctx.method} ${ctx.req.httpVersion}`);
     });
     router.get('/private', async (ctx) => {
       if (!ctx.ws) ctx.throw(426);
-      (await ctx.ws()).send('secret');
+      (await ctx.ws!()).send('secret');
     });
     router.get('/page', (ctx) => {
       ctx.body = 'page body';
@@ -148,5 +154,49 @@ describe('@wskit/koa on http2.createSecureServer(app.callback())', () => {
   test('an unrouted path is 404; ordinary HTTP/2 requests still work', async () => {
     expect(await outcome(connect(port, '/nowhere'))).toBe('Unexpected server response: 404');
     expect(await get(port, '/page')).toEqual([200, 'page body']);
+  });
+});
+
+describe('@wskit/nest on the Fastify platform with http2', () => {
+  let app: INestApplication;
+  let port: number;
+  const sessions = new Set<http2.Http2Session>();
+
+  beforeAll(async () => {
+    const adapter = new FastifyAdapter({ http2: true, https: { ...selfSignedCert(), settings } } as ConstructorParameters<typeof FastifyAdapter>[0]);
+    app = await NestFactory.create(TestAppModule, adapter, { logger: false });
+    app.useWebSocketAdapter(new WskitAdapter(app, { shutdownTimeout: 500 }));
+    (app.getHttpServer() as http2.Http2SecureServer).on('session', (s) => sessions.add(s));
+    await app.listen(0, '127.0.0.1');
+    port = (app.getHttpServer().address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    for (const s of sessions) s.destroy();
+    await app?.close();
+  });
+
+  /** Sends one gateway message and resolves with the reply, or with the handshake error. */
+  function ask(path: string, message: object): Promise<unknown> {
+    const ws = connect(port, path);
+    return new Promise((resolve) => {
+      ws.once('open', () => ws.send(JSON.stringify(message)));
+      ws.once('message', (data: Buffer) => {
+        resolve(JSON.parse(String(data)));
+        ws.close();
+      });
+      ws.once('error', (error: Error) => resolve(error.message));
+    });
+  }
+
+  test('gateways with params, guards refusing (401, 403) and passing, 404, over HTTP/2', async () => {
+    expect(await ask('/chat', { event: 'sum', data: [2, 3], id: 1 })).toEqual({ event: 'sum', data: 5, id: 1 });
+    expect(await ask('/rooms/x?token=bad', { event: 'whoami' })).toBe('Unexpected server response: 401');
+    expect(await ask('/rooms/x', { event: 'whoami' })).toBe('Unexpected server response: 403');
+    expect(await ask('/rooms/x?token=good', { event: 'whoami' })).toMatchObject({
+      data: { room: 'x', token: 'good', user: 'alice' },
+    });
+    expect(await ask('/elsewhere', { event: 'whoami' })).toBe('Unexpected server response: 404');
+    expect(await get(port, '/health')).toEqual([200, 'ok']);
   });
 });

@@ -9,7 +9,13 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Logger, type CanActivate, type INestApplication, type Type, type WebSocketAdapter, type WsMessageHandler } from '@nestjs/common';
 import type { Observable } from 'rxjs';
-import { OPEN, createUpgradeResponse, writeHttpError, type PathParams, type RawData, type WebSocket } from '@wskit/core';
+import {
+  OPEN,
+  createUpgradeResponse,
+  isHttp2Server,
+  listenForWebSocketStreams,
+  routeAsGet,
+  writeHttpError, type PathParams, type RawData, type WebSocket } from '@wskit/core';
 import { createConnectionContext } from './connection-context.js';
 import { GatewayServer, type GatewayWsOptions, type WskitGatewayOptions } from './gateway-server.js';
 import { collectGatewayGuards, type GatewayGuardSet } from './gateway-guards.js';
@@ -58,6 +64,8 @@ interface UpgradeHost {
   listener: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Created by the adapter for a gateway port other than the application's. */
   owned: boolean;
+  /** Stops taking HTTP/2 extended CONNECT streams (an HTTP/2 application server only). */
+  stopStreams?: () => void;
 }
 
 function isNestApplication(value: unknown): value is INestApplication {
@@ -193,6 +201,7 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
     const closing: Promise<void>[] = [];
     for (const host of this.#hosts.values()) {
       host.server.off('upgrade', host.listener);
+      host.stopStreams?.();
       if (host.owned) closing.push(new Promise((resolve) => host.server.close(() => resolve())));
     }
     this.#hosts.clear();
@@ -220,6 +229,12 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
       const created: UpgradeHost = { server, gateways: [], owned, listener: () => {} };
       created.listener = (req, socket, head) => void this.#onUpgrade(created, req, socket, head);
       server.on('upgrade', created.listener);
+      // HTTP/2 (e.g. FastifyAdapter({ http2: true, https })): RFC 8441 streams take the same path, as a GET.
+      if (isHttp2Server(server)) {
+        created.stopStreams = listenForWebSocketStreams(server, (req, stream) =>
+          created.listener(routeAsGet(req), stream, Buffer.alloc(0)),
+        );
+      }
       this.#hosts.set(server, created);
       host = created;
     }
