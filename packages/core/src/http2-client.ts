@@ -4,7 +4,8 @@
  * sockets of one origin are multiplexed on one connection; a session the caller passes is used as is
  * and never closed by wskit.
  */
-import * as http2 from 'node:http2';
+import type * as http2 from 'node:http2';
+import { NGHTTP2_CANCEL, nodeHttp2 } from './http2.js';
 import type { URL } from 'node:url';
 import type { WebSocket } from './websocket.js';
 
@@ -74,7 +75,7 @@ function sharedSession(url: URL, options: http2.SecureClientSessionOptions): htt
   const key = poolKey(origin, options);
   const existing = pool.get(key);
   if (existing && !existing.closed && !existing.destroyed) return existing;
-  const session = http2.connect(origin, options);
+  const session = nodeHttp2().connect(origin, options);
   pool.set(key, session);
   track(session, true);
   // Errors reach every stream of the session (and so their sockets); the session must not throw.
@@ -149,7 +150,7 @@ export function connectHttp2(ws: WebSocket, request: Http2ConnectRequest, opened
     ws._onHandshakeAbort = null;
     stopWaiting();
     if (timer) clearTimeout(timer);
-    if (stream) stream.close(http2.constants.NGHTTP2_CANCEL);
+    if (stream) stream.close(NGHTTP2_CANCEL);
     else release();
     ws.abortConnecting(message, error);
   };
@@ -157,7 +158,7 @@ export function connectHttp2(ws: WebSocket, request: Http2ConnectRequest, opened
     settled = true;
     stopWaiting();
     if (timer) clearTimeout(timer);
-    if (stream) stream.close(http2.constants.NGHTTP2_CANCEL);
+    if (stream) stream.close(NGHTTP2_CANCEL);
     else release();
   };
   if (request.handshakeTimeout) {

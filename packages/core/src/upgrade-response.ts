@@ -6,11 +6,10 @@
  * For an HTTP/2 extended CONNECT stream (RFC 8441) it is Node's `Http2ServerResponse` for the stream.
  */
 import { ServerResponse, type IncomingMessage } from 'node:http';
-import { Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { isHttp2Stream } from './handshake.js';
-import { compatResponse } from './http2.js';
+import { compatResponse, nodeHttp2 } from './http2.js';
 
 export interface UpgradeResponse extends ServerResponse {
   /** Detaches the socket so the WebSocket handshake can take it over. False if a response was already started. */
@@ -19,7 +18,7 @@ export interface UpgradeResponse extends ServerResponse {
 
 export function createUpgradeResponse(req: IncomingMessage, socket: Duplex): UpgradeResponse {
   if (isHttp2Stream(socket)) {
-    const res = (compatResponse(socket) ?? new Http2ServerResponse(socket)) as unknown as UpgradeResponse;
+    const res = (compatResponse(socket) ?? new (nodeHttp2().Http2ServerResponse)(socket)) as unknown as UpgradeResponse;
     // Nothing to detach: the stream stays the stream; a response once started wins.
     res.release = () => !res.headersSent && !res.writableEnded;
     // A finished refusal resets the stream (NO_ERROR) so a client that keeps its side open is let go.
