@@ -349,6 +349,39 @@ describe('wskit client over HTTP/2', () => {
     }
   });
 
+  test('a paused server socket stops its stream: the client\'s sends wait in its bufferedAmount', async () => {
+    const f = await h2Server();
+    try {
+      const ws = client(f.port);
+      await opened(ws);
+      const peer = [...f.wss.clients][0]!;
+      const received: Buffer[] = [];
+      peer.removeAllListeners('message');
+      peer.on('message', (data: Buffer) => received.push(data));
+      peer.pause();
+      for (let n = 0; n < 32; n++) ws.send(Buffer.alloc(64 * 1024, n));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The server holds a bounded amount (stream window + receive bound); the rest waits at the client.
+      expect(received.length).toBe(0);
+      expect(ws.bufferedAmount).toBeGreaterThan(1024 * 1024);
+      peer.resume();
+      await within(
+        new Promise<void>((resolve) => {
+          const check = (): void => (received.length === 32 ? resolve() : void setTimeout(check, 20));
+          check();
+        }),
+        20_000,
+        'paused server drains',
+      );
+      expect(received.every((data, n) => data.length === 64 * 1024 && data[0] === n)).toBe(true);
+      expect(ws.bufferedAmount).toBe(0);
+      ws.close();
+      await closeOf(ws);
+    } finally {
+      await f.close();
+    }
+  });
+
   test('heartbeat pings travel over the stream', async () => {
     const f = await h2Server({ heartbeat: { interval: 100, timeout: 5000 } });
     try {
