@@ -10,7 +10,7 @@ import { WebSocketServer } from '@wskit/core';
 
 const args = process.argv.slice(2);
 const i = args.indexOf('--port');
-const port = Number(i >= 0 ? args[i + 1] : process.env.PORT ?? 8080);
+const port = Number(i >= 0 ? args[i + 1] : (process.env.PORT ?? 8080));
 const page = readFileSync(new URL('./index.html', import.meta.url));
 
 const server = http.createServer((req, res) => {
