@@ -1,6 +1,6 @@
 /** Runs one server conformance row against a live server and reports what actually happened. */
 import { closePayload, encodeFrame, OP } from '../helpers/frames.js';
-import { rawClient, toEvents } from '../helpers/raw-peer.js';
+import { rawClient, toEvents, type RawClientOptions, type RawConnection } from '../helpers/raw-peer.js';
 import { label } from '../helpers/describe-events.js';
 import type { ServerCase, ServerOutcome } from './server-cases.js';
 
@@ -18,8 +18,19 @@ const QUIET_MS = 300;
 const CLOSE_WAIT_MS = 3000;
 
 /** `expected` is the row's outcome for this implementation (the RFC's, or the control's deviation). */
-export async function runServerCase(port: number, row: ServerCase, expected: ServerOutcome): Promise<Observed> {
-  const { status, head, connection } = await rawClient(port, row.request);
+/** Opens the connection a row runs on: raw TCP by default; the HTTP/2 suite opens an extended CONNECT stream. */
+export type CaseConnector = (
+  port: number,
+  request: RawClientOptions | undefined,
+) => Promise<{ status: number; head: { headers: Record<string, string> }; connection: RawConnection }>;
+
+export async function runServerCase(
+  port: number,
+  row: ServerCase,
+  expected: ServerOutcome,
+  connect: CaseConnector = rawClient,
+): Promise<Observed> {
+  const { status, head, connection } = await connect(port, row.request);
   const observed: Observed = { status, headers: head.headers, events: [], tcpClosed: false };
   if (status !== 101) {
     await connection.waitFor((c) => c.tcpClosed, expected.keepAlive ? QUIET_MS : CLOSE_WAIT_MS);

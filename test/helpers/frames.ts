@@ -75,9 +75,14 @@ export interface Frame {
 /** Incremental frame reader: push bytes, take complete frames. Unmasks masked frames. */
 export class FrameReader {
   private buffer: Buffer = Buffer.alloc(0);
+  // Chunks not yet joined to `buffer`: a large frame in many small chunks (HTTP/2 DATA frames are 16 KiB)
+  // is joined once when complete, not once per chunk.
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
 
   push(chunk: Buffer): Frame[] {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
     const frames: Frame[] = [];
     for (;;) {
       const frame = this.next();
@@ -86,8 +91,17 @@ export class FrameReader {
     }
   }
 
+  /** Joins pending chunks into `buffer` if it holds fewer than `n` bytes. */
+  private gather(n: number): void {
+    if (this.buffer.length >= n || this.pendingBytes === 0) return;
+    this.buffer = Buffer.concat([this.buffer, ...this.pending]);
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
   private next(): Frame | null {
-    const b = this.buffer;
+    this.gather(14);
+    let b = this.buffer;
     if (b.length < 2) return null;
     const masked = (b[1] & 0x80) !== 0;
     let length = b[1] & 0x7f;
@@ -103,7 +117,9 @@ export class FrameReader {
     }
     const keyOffset = offset;
     if (masked) offset += 4;
-    if (b.length < offset + length) return null;
+    if (b.length + this.pendingBytes < offset + length) return null;
+    this.gather(offset + length);
+    b = this.buffer;
     const payload = Buffer.from(b.subarray(offset, offset + length));
     if (masked) for (let i = 0; i < payload.length; i++) payload[i] ^= b[keyOffset + (i & 3)];
     this.buffer = b.subarray(offset + length);

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { URL } from 'node:url';
 import { validateConnectionOptions, type ConnectionOptions } from './connection-options.js';
@@ -14,6 +15,7 @@ import { formatExtensions, parseExtensions } from './extension-header.js';
 import { acceptKey, isToken } from './handshake.js';
 import { PerMessageDeflate, type PerMessageDeflateOptions } from './permessage-deflate.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
+import { connectHttp2 } from './http2-client.js';
 import type { WebSocket } from './websocket.js';
 
 // Clients share one heartbeat engine (one timer) per interval/timeout pair.
@@ -40,6 +42,12 @@ export interface ClientOptions extends Omit<https.RequestOptions, 'headers' | 't
   protocols?: string | string[];
   /** Fills the 4-byte masking key of each outgoing frame; default: random keys from a pooled CSPRNG buffer. */
   generateMask?: (mask: Buffer) => void;
+  /**
+   * Connect over HTTP/2 (RFC 8441 extended CONNECT) instead of an HTTP/1.1 upgrade: true shares one
+   * session per origin between sockets; a ClientHttp2Session is used as given (and left open).
+   * The server must advertise SETTINGS_ENABLE_CONNECT_PROTOCOL, or the connection fails.
+   */
+  http2?: boolean | ClientHttp2Session;
 }
 
 interface Attempt {
@@ -181,8 +189,108 @@ export function connectClient(
     finishRequest,
     protocols: _protocols,
     generateMask,
+    http2: overHttp2,
     ...requestOptions
   } = settings;
+
+  /** Checks the server's subprotocol and extensions; returns the negotiated deflate or why it fails. */
+  const negotiate = (response: IncomingHttpHeaders): PerMessageDeflate | null | string => {
+    const serverProtocol = response['sec-websocket-protocol'];
+    if (serverProtocol !== undefined) {
+      if (protocols.length === 0) return 'Server sent a subprotocol but none was requested';
+      if (!protocols.includes(serverProtocol)) return 'Server sent an invalid subprotocol';
+    } else if (protocols.length > 0) {
+      return 'Server sent no subprotocol';
+    }
+    if (serverProtocol) ws._protocol = serverProtocol;
+    const extensionsHeader = response['sec-websocket-extensions'];
+    if (extensionsHeader === undefined) return null;
+    if (!deflate) return 'Server sent a Sec-WebSocket-Extensions header but no extension was requested';
+    let offers;
+    try {
+      offers = parseExtensions(extensionsHeader);
+    } catch {
+      return 'Invalid Sec-WebSocket-Extensions header';
+    }
+    const names = Object.keys(offers);
+    if (names.length !== 1 || names[0] !== PerMessageDeflate.extensionName) {
+      return 'Server indicated an extension that was not requested';
+    }
+    try {
+      deflate.accept(offers[PerMessageDeflate.extensionName]!);
+    } catch {
+      return 'Invalid Sec-WebSocket-Extensions header';
+    }
+    ws._extensions = PerMessageDeflate.extensionName;
+    return deflate;
+  };
+
+  const open = (socket: Duplex, head: Buffer, negotiated: PerMessageDeflate | null): void => {
+    ws.setSocket(socket, head, {
+      maxPayload,
+      maxReceivedFrameSize,
+      skipUTF8Validation,
+      allowSynchronousEvents,
+      autoPong,
+      closeTimeout,
+      perMessageDeflate: negotiated,
+      heartbeat: heartbeat ? clientHeartbeat(heartbeat) : null,
+      maxBufferedAmount,
+      fragmentOutgoingMessages,
+      fragmentationThreshold,
+      assembleFragments,
+      generateMask,
+      maxFragments,
+      maxBufferedChunks,
+      maxPendingAutoPongs,
+    });
+  };
+
+  if (overHttp2) {
+    if (isUnix) return fail(invalidUrl('A ws+unix: URL cannot be used over HTTP/2'));
+    if (settings.protocolVersion !== 13) throw new RangeError('WebSockets over HTTP/2 use protocol version 13');
+    const {
+      method: _m,
+      path: _p,
+      agent: _a,
+      auth: _au,
+      host: _ho,
+      hostname: _hn,
+      port: _po,
+      defaultPort: _dp,
+      createConnection: _cc,
+      ...tlsOptions
+    } = requestOptions;
+    connectHttp2(
+      ws,
+      {
+        url,
+        headers,
+        auth:
+          url.username || url.password
+            ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+            : (requestOptions.auth ?? undefined),
+        handshakeTimeout,
+        session: overHttp2 === true ? undefined : overHttp2,
+        connectOptions: tlsOptions as import('node:http2').SecureClientSessionOptions,
+      },
+      (stream, response) => {
+        ws.emit('upgrade', { statusCode: 200, httpVersion: '2.0', headers: response });
+        if (ws.readyState !== 0) {
+          stream.close();
+          return;
+        }
+        const negotiated = negotiate(response);
+        if (typeof negotiated === 'string') {
+          stream.close();
+          ws.abortConnecting(negotiated);
+          return;
+        }
+        open(stream, Buffer.alloc(0), negotiated);
+      },
+    );
+    return;
+  }
 
   const request: https.RequestOptions = {
     ...requestOptions,
@@ -295,58 +403,9 @@ export function connectClient(
     if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return reject('Invalid Upgrade header');
     if (res.headers['sec-websocket-accept'] !== acceptKey(key)) return reject('Invalid Sec-WebSocket-Accept header');
 
-    const serverProtocol = res.headers['sec-websocket-protocol'];
-    let protocolError: string | undefined;
-    if (serverProtocol !== undefined) {
-      if (protocols.length === 0) protocolError = 'Server sent a subprotocol but none was requested';
-      else if (!protocols.includes(serverProtocol)) protocolError = 'Server sent an invalid subprotocol';
-    } else if (protocols.length > 0) {
-      protocolError = 'Server sent no subprotocol';
-    }
-    if (protocolError) return reject(protocolError);
-    if (serverProtocol) ws._protocol = serverProtocol;
-
-    const extensionsHeader = res.headers['sec-websocket-extensions'];
-    let negotiated: PerMessageDeflate | null = null;
-    if (extensionsHeader !== undefined) {
-      if (!deflate) return reject('Server sent a Sec-WebSocket-Extensions header but no extension was requested');
-      let offers;
-      try {
-        offers = parseExtensions(extensionsHeader);
-      } catch {
-        return reject('Invalid Sec-WebSocket-Extensions header');
-      }
-      const names = Object.keys(offers);
-      if (names.length !== 1 || names[0] !== PerMessageDeflate.extensionName) {
-        return reject('Server indicated an extension that was not requested');
-      }
-      try {
-        deflate.accept(offers[PerMessageDeflate.extensionName]!);
-      } catch {
-        return reject('Invalid Sec-WebSocket-Extensions header');
-      }
-      negotiated = deflate;
-      ws._extensions = PerMessageDeflate.extensionName;
-    }
-
-    ws.setSocket(socket, head, {
-      maxPayload,
-      maxReceivedFrameSize,
-      skipUTF8Validation,
-      allowSynchronousEvents,
-      autoPong,
-      closeTimeout,
-      perMessageDeflate: negotiated,
-      heartbeat: heartbeat ? clientHeartbeat(heartbeat) : null,
-      maxBufferedAmount,
-      fragmentOutgoingMessages,
-      fragmentationThreshold,
-      assembleFragments,
-      generateMask,
-      maxFragments,
-      maxBufferedChunks,
-      maxPendingAutoPongs,
-    });
+    const negotiated = negotiate(res.headers);
+    if (typeof negotiated === 'string') return reject(negotiated);
+    open(socket, head, negotiated);
   });
 
   if (finishRequest) finishRequest(req, ws);

@@ -31,6 +31,13 @@ export { CloseCode, CONNECTING, OPEN, CLOSING, CLOSED, isValidCloseCode } from '
 export { PerMessageDeflate, type PerMessageDeflateOptions } from './permessage-deflate.js';
 export { parseExtensions, formatExtensions } from './extension-header.js';
 export { writeHttpError } from './handshake.js';
+export {
+  listenForWebSocketStreams,
+  isHttp2Server,
+  isWebSocketConnect,
+  routeAsGet,
+  type Http2ServerLike,
+} from './http2.js';
 export { createUpgradeResponse, type UpgradeResponse } from './upgrade-response.js';
 export { ClientSet, broadcast, type BroadcastOptions } from './client-set.js';
 export { closeAll, type CloseAllOptions } from './shutdown.js';

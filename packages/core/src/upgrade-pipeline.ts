@@ -26,10 +26,12 @@ import { headerHasToken, writeHttpError } from './handshake.js';
 import { runHandler } from './handler-gate.js';
 import { guardSocket, type SocketProblem } from './listener-guard.js';
 import { closeAll } from './shutdown.js';
+import { isHttp2Server, listenForWebSocketStreams, routeAsGet } from './http2.js';
 import { createUpgradeResponse, type UpgradeResponse } from './upgrade-response.js';
 import type { WebSocketServer } from './websocket-server.js';
 import type { WebSocket } from './websocket.js';
 
+/** An HTTP/2 server (`Http2ServerLike`, cast) also brings RFC 8441 extended CONNECT streams: see attach(). */
 export type UpgradeServer = HttpServer | HttpsServer;
 
 /**
@@ -111,8 +113,19 @@ export function pendingUpgradeOf(req: IncomingMessage): PendingUpgrade | undefin
   return (req as Tagged)[PENDING];
 }
 
-/** True for `GET` with `Upgrade: websocket` (RFC 6455 §4.1), whatever Node did with the request. */
+/**
+ * True for `GET` with `Upgrade: websocket` (RFC 6455 §4.1), whatever Node did with the request, and for an
+ * HTTP/2 extended CONNECT with `:protocol websocket` (RFC 8441), also once routed as a GET.
+ */
 export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  if (req.httpVersionMajor === 2) {
+    const protocol = req.headers[':protocol'];
+    return (
+      (req.method === 'CONNECT' || req.method === 'GET') &&
+      typeof protocol === 'string' &&
+      protocol.toLowerCase() === 'websocket'
+    );
+  }
   return req.method === 'GET' && headerHasToken(req.headers.upgrade, 'websocket');
 }
 
@@ -148,6 +161,7 @@ function claimedSince(socket: Duplex, before: SocketSnapshot): boolean {
   );
 }
 
+const EMPTY = Buffer.alloc(0);
 const DEFAULT_UPGRADE_TIMEOUT = 10_000;
 const DEFAULT_SHUTDOWN_TIMEOUT = 5000;
 const DEFAULT_CLOSE_REASON = 'Server shutting down';
@@ -164,6 +178,7 @@ export class UpgradePipeline {
   readonly #shouldHandle: ((req: IncomingMessage) => boolean) | undefined;
   readonly #hooks: UpgradePipelineHooks;
   readonly #servers = new Map<UpgradeServer, Listener>();
+  readonly #streamListeners = new Map<UpgradeServer, () => void>();
   readonly #pending = new Set<PendingUpgrade>();
   #closing: Promise<void> | null = null;
   #stopped = false;
@@ -199,6 +214,14 @@ export class UpgradePipeline {
       this.handle(req, socket, head, server.listenerCount('upgrade') - 1, server);
     server.prependListener('upgrade', listener);
     this.#servers.set(server, listener);
+    // HTTP/2: each WebSocket stream takes the same path, presented to the framework as the GET it stands
+    // for (GET routes, hooks and middleware match it); the core hands a stream over once, to nobody else.
+    if (isHttp2Server(server)) {
+      this.#streamListeners.set(
+        server,
+        listenForWebSocketStreams(server, (req, stream) => this.handle(routeAsGet(req), stream, EMPTY, 0, server)),
+      );
+    }
     return this;
   }
 
@@ -207,6 +230,8 @@ export class UpgradePipeline {
     if (!listener) return this;
     server.removeListener('upgrade', listener);
     this.#servers.delete(server);
+    this.#streamListeners.get(server)?.();
+    this.#streamListeners.delete(server);
     return this;
   }
 

@@ -3,10 +3,13 @@
  * own pipeline (auth middleware, hooks, guards, 404 handlers) can answer the request with a genuine
  * HTTP status before any handshake happens. Once the response is finished the socket is closed;
  * `release()` detaches it again when the pipeline decided to accept the upgrade instead.
+ * For an HTTP/2 extended CONNECT stream (RFC 8441) it is Node's `Http2ServerResponse` for the stream.
  */
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { isHttp2Stream } from './handshake.js';
+import { compatResponse, nodeHttp2 } from './http2.js';
 
 export interface UpgradeResponse extends ServerResponse {
   /** Detaches the socket so the WebSocket handshake can take it over. False if a response was already started. */
@@ -14,6 +17,16 @@ export interface UpgradeResponse extends ServerResponse {
 }
 
 export function createUpgradeResponse(req: IncomingMessage, socket: Duplex): UpgradeResponse {
+  if (isHttp2Stream(socket)) {
+    const res = (compatResponse(socket) ?? new (nodeHttp2().Http2ServerResponse)(socket)) as unknown as UpgradeResponse;
+    // Nothing to detach: the stream stays the stream; a response once started wins.
+    res.release = () => !res.headersSent && !res.writableEnded;
+    // A finished refusal resets the stream (NO_ERROR) so a client that keeps its side open is let go.
+    res.once('finish', () => {
+      if (!socket.destroyed) socket.close();
+    });
+    return res;
+  }
   const res = new ServerResponse(req) as UpgradeResponse;
   const raw = socket as Socket;
   res.shouldKeepAlive = false;

@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
@@ -12,12 +13,14 @@ import {
   DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_PAYLOAD,
   DEFAULT_MAX_PENDING_AUTO_PONGS,
+  EMPTY_BUFFER,
 } from './constants.js';
 import { validateConnectionOptions, type ConnectionOptions } from './connection-options.js';
 import { HandshakeError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import { formatExtensions, parseExtensions } from './extension-header.js';
-import { acceptKey, validateUpgradeRequest, writeHttpError } from './handshake.js';
+import { acceptKey, acceptStream, isHttp2Stream, validateUpgradeRequest, writeHttpError } from './handshake.js';
+import { listenForWebSocketStreams, http2Request, isHttp2Server, type Http2ServerLike } from './http2.js';
 import { PerMessageDeflate } from './permessage-deflate.js';
 import { broadcast, type BroadcastOptions } from './client-set.js';
 import { WebSocket, socketOwner, type Data, type SocketSettings } from './websocket.js';
@@ -42,7 +45,8 @@ export interface ServerOptions<T extends typeof WebSocket = typeof WebSocket> ex
   port?: number;
   host?: string;
   backlog?: number;
-  server?: http.Server | import('node:https').Server;
+  /** An HTTP/1.1 server (upgrade requests) or an HTTP/2 server (RFC 8441 extended CONNECT streams). */
+  server?: http.Server | import('node:https').Server | Http2ServerLike;
   noServer?: boolean;
   path?: string;
   /** Also takes functions typed with @types/ws's VerifyClientCallbackSync/Async. */
@@ -73,7 +77,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
   readonly options: ResolvedOptions;
   /** The open clients; as in ws, `undefined` when `clientTracking` is false (typed as a Set like @types/ws). */
   clients: Set<InstanceType<T>>;
-  private _server: http.Server | import('node:https').Server | null = null;
+  private _server: http.Server | import('node:https').Server | Http2ServerLike | null = null;
   private state = ServerState.Running;
   private shouldEmitClose = false;
   private removeListeners: (() => void) | null = null;
@@ -163,11 +167,16 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       };
       server.on('listening', onListening);
       server.on('error', onError);
+      // An HTTP/2 server also emits 'upgrade' for HTTP/1.1 clients when created with allowHTTP1.
       server.on('upgrade', onUpgrade);
+      const detachStreams = isHttp2Server(server)
+        ? listenForWebSocketStreams(server, (req, stream) => onUpgrade(req, stream, EMPTY_BUFFER))
+        : null;
       this.removeListeners = () => {
         server.removeListener('listening', onListening);
         server.removeListener('error', onError);
         server.removeListener('upgrade', onUpgrade);
+        detachStreams?.();
       };
     }
   }
@@ -218,6 +227,19 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
     this.removeListeners = null;
     this._server = null;
     server.close(() => this.emitClose());
+  }
+
+  /**
+   * handleUpgrade for HTTP/2 (noServer): takes an extended CONNECT stream (RFC 8441) with its request
+   * headers, answers it (:status 200, or a refusal status) and hands over the WebSocket. The request
+   * passed to verifyClient, handleProtocols and `cb` is Node's Http2ServerRequest for the stream.
+   */
+  handleStream(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    cb: (client: InstanceType<T>, request: http.IncomingMessage) => void,
+  ): void {
+    this.handleUpgrade(http2Request(stream, headers), stream, EMPTY_BUFFER, cb);
   }
 
   private emitClose(): void {
@@ -346,12 +368,16 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       return;
     }
 
-    const headers = [
-      'HTTP/1.1 101 Switching Protocols',
-      'Upgrade: websocket',
-      'Connection: Upgrade',
-      `Sec-WebSocket-Accept: ${acceptKey(key)}`,
-    ];
+    // Over HTTP/2 the answer is :status 200 with no Upgrade, Connection or accept key (RFC 8441 §5).
+    const overHttp2 = isHttp2Stream(socket);
+    const headers = overHttp2
+      ? ['HTTP/2 200']
+      : [
+          'HTTP/1.1 101 Switching Protocols',
+          'Upgrade: websocket',
+          'Connection: Upgrade',
+          `Sec-WebSocket-Accept: ${acceptKey(key)}`,
+        ];
     const WebSocketClass = (this.options.WebSocket ?? WebSocket) as T;
     const ws = new WebSocketClass(null, undefined, this.options as ClientOptions) as InstanceType<T>;
 
@@ -372,7 +398,8 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
     }
     this.emit('headers', headers, req);
 
-    socket.write(`${headers.join('\r\n')}\r\n\r\n`);
+    if (overHttp2) acceptStream(socket, headers);
+    else socket.write(`${headers.join('\r\n')}\r\n\r\n`);
     socket.removeListener('error', onHandshakeSocketError);
 
     const shared = (this.sharedSettings ??= this.socketSettings());

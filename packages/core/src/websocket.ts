@@ -31,6 +31,7 @@ import type { Heartbeat, HeartbeatEntry, HeartbeatTarget } from './heartbeat.js'
 import { Receiver, type MessageData, type ReceiverTarget } from './receiver.js';
 import { connectClient, type ClientOptions } from './client-handshake.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
+import { abortTransport } from './http2.js';
 
 import type { WebSocketServer, ServerOptions as ServerOptionsOf } from './websocket-server.js';
 import type { createWebSocketStream } from './stream.js';
@@ -584,7 +585,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     this._readyState = CLOSING;
     // Whatever input is still held (a paused socket, a message inflating) is dropped: 'close' follows at once.
     this.inputAbandoned = true;
-    this._socket.destroy();
+    abortTransport(this._socket);
   }
 
   pause(): void {

@@ -16,6 +16,7 @@ import {
   type Data,
   type UpgradeServer,
   type WebSocket,
+  type Http2ServerLike,
 } from '@wskit/core';
 import type { AcceptWebSocket } from './context.js';
 import { hookListen } from './listen-hook.js';
@@ -74,7 +75,8 @@ export interface KoaWebSocketMiddleware {
   /** Sends to every open socket of this plugin (framed once); returns how many it reached. */
   broadcast(data: Exclude<Data, Blob>, options?: BroadcastOptions<WebSocket>): number;
   /** Listens for upgrades on this server, or on every server this app's `listen()` creates. */
-  attach(target: UpgradeServer | Koa): this;
+  /** An HTTP/2 server (http2.createSecureServer(app.callback())) also takes RFC 8441 WebSocket streams. */
+  attach(target: UpgradeServer | Http2ServerLike | Koa): this;
   /** Stops accepting (503), closes every socket with 1001, waits a bounded time, terminates the rest. */
   close(options?: CloseOptions): Promise<void>;
 }
@@ -182,9 +184,9 @@ export function websocket(options: KoaWebSocketOptions = {}): KoaWebSocketMiddle
     broadcast(data: Exclude<Data, Blob>, broadcastOptions?: BroadcastOptions<WebSocket>): number {
       return clients.broadcast(data, broadcastOptions);
     },
-    attach(this: KoaWebSocketMiddleware, target: UpgradeServer | Koa) {
+    attach(this: KoaWebSocketMiddleware, target: UpgradeServer | Http2ServerLike | Koa) {
       if (typeof (target as Koa).callback === 'function') hookApp(target as Koa);
-      else attachTo(target as UpgradeServer);
+      else attachTo(target as UpgradeServer); // the core's pipeline tells an HTTP/2 server apart
       return this;
     },
     async close(closeOptions: CloseOptions = {}): Promise<void> {
