@@ -63,27 +63,31 @@ async function say(page: Page, text: string): Promise<void> {
   await page.click('#send');
 }
 
-/** The log's lines as [from, text, mine, pending]. */
+/** The log's lines as [from, text, mine, pending]. (Browser code as strings: this project compiles without DOM types.) */
 function lines(page: Page): Promise<Array<[string, string, boolean, boolean]>> {
-  return page.$$eval('#log li:not(.notice)', (items) =>
-    items.map((li) => {
-      const from = li.querySelector('.from')?.textContent ?? '';
-      const text = [...li.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join('');
-      return [from, text, li.classList.contains('mine'), li.classList.contains('pending')] as [string, string, boolean, boolean];
-    }),
-  );
+  return page.evaluate(`[...document.querySelectorAll('#log li:not(.notice)')].map((li) => [
+    li.querySelector('.from')?.textContent ?? '',
+    [...li.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join(''),
+    li.classList.contains('mine'),
+    li.classList.contains('pending'),
+  ])`);
+}
+
+/** Waits until a browser-side expression is truthy. */
+function until(page: Page, expression: string, timeout = UI_TIMEOUT): Promise<unknown> {
+  return page.waitForFunction(expression, undefined, { timeout });
 }
 
 test('the landing page links every integration by name, echoes, and logs no console errors', async () => {
   const { page, errors } = await openPage('/');
-  const links = await page.$$eval('#demos a', (anchors) => anchors.map((a) => [a.getAttribute('href'), a.querySelector('b')?.textContent]));
+  const links = await page.evaluate(`[...document.querySelectorAll('#demos a')].map((a) => [a.getAttribute('href'), a.querySelector('b')?.textContent])`);
   expect(links).toEqual(INTEGRATIONS.map((id) => [`/${id}/`, TITLES[id]]));
   expect(await page.getAttribute('meta[name="viewport"]', 'content')).toContain('width=device-width');
   const favicon = await fetch(`http://127.0.0.1:${demo.port}/favicon.ico`);
   expect(favicon.status).toBe(200);
   await page.fill('#echo-text', 'ping ✓');
   await page.click('#echo-form button');
-  await page.waitForFunction(() => document.getElementById('echo-log')?.textContent?.includes('← ping ✓'));
+  await until(page, `document.getElementById('echo-log').textContent.includes('← ping ✓')`);
   expect(errors).toEqual([]);
 });
 
@@ -92,12 +96,12 @@ describe.each(INTEGRATIONS)('%s demo', (id) => {
     const [a, b] = await Promise.all([openPage(`/${id}/#e2e-${id}`), openPage(`/${id}/#e2e-${id}`)]);
     await logIn(a.page, 'ann');
     await logIn(b.page, 'bob');
-    await a.page.waitForFunction(() => document.getElementById('members')?.textContent?.includes('ann, bob'));
+    await until(a.page, `document.getElementById('members').textContent.includes('ann, bob')`);
 
     await say(a.page, 'hello from ann');
     await say(b.page, 'hi ann, bob here');
     for (const { page } of [a, b]) {
-      await page.waitForFunction(() => document.querySelectorAll('#log li:not(.notice):not(.pending) time[datetime]').length === 2);
+      await until(page, `document.querySelectorAll('#log li:not(.notice):not(.pending) time[datetime]').length === 2`);
     }
     expect(await lines(a.page)).toEqual([
       ['you', 'hello from ann', true, false],
@@ -108,17 +112,19 @@ describe.each(INTEGRATIONS)('%s demo', (id) => {
       ['you', 'hi ann, bob here', true, false],
     ]);
     // The live panel: samples every second over the same socket, drawn into the canvas.
-    await a.page.waitForFunction(() => Number(document.getElementById('connections')?.textContent) >= 2);
-    await a.page.waitForFunction(() => document.getElementById('rate')?.textContent !== '–');
-    const inked = await a.page.$eval('#chart', (canvas) => {
-      const { data } = (canvas as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, (canvas as HTMLCanvasElement).width, (canvas as HTMLCanvasElement).height);
+    await until(a.page, `Number(document.getElementById('connections').textContent) >= 2`);
+    await until(a.page, `document.getElementById('rate').textContent !== '–'`);
+    await until(a.page, `Number(document.getElementById('chart').dataset.samples) >= 2`); // a line needs two points
+    const inked = await a.page.evaluate(`(() => {
+      const canvas = document.getElementById('chart');
+      const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
       return data.some((value, i) => i % 4 === 3 && value > 0);
-    });
+    })()`);
     expect(inked).toBe(true);
     await b.page.close();
-    await a.page.waitForFunction(() => document.getElementById('members')?.textContent === '1 here: ann');
+    await until(a.page, `document.getElementById('members').textContent === '1 here: ann'`);
     expect([...a.errors, ...b.errors]).toEqual([]);
-  });
+  }, 90_000);
 
   test('without a session the upgrade is refused with 401, shown on the page', async () => {
     const { page } = await openPage(`/${id}/`);
@@ -132,14 +138,27 @@ describe.each(INTEGRATIONS)('%s demo', (id) => {
     const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number }];
     expect(res.statusCode).toBe(401);
     ws.terminate();
-  });
+  }, 60_000);
 });
+
+test('on a phone-sized screen the chat fits the width', async () => {
+  const context = await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.setDefaultTimeout(UI_TIMEOUT);
+  await page.goto(`http://127.0.0.1:${demo.port}/fastify/`);
+  await logIn(page, 'phone');
+  await say(page, 'a long line that must wrap instead of widening the page '.repeat(4));
+  await until(page, `document.querySelectorAll('#log li time[datetime]').length >= 1`);
+  expect(await page.evaluate(`document.documentElement.scrollWidth <= window.innerWidth`)).toBe(true);
+  expect(await page.evaluate(`window.innerWidth`)).toBe(360); // the viewport meta: no zoomed-out desktop layout
+}, 60_000);
 
 test('the heartbeat RTT reaches the panel', async () => {
   const { page } = await openPage('/core/');
   await logIn(page, 'rtt');
   // The heartbeat pings idle sockets every 5 s.
-  await page.waitForFunction(() => /ms$/.test(document.getElementById('rtt')?.textContent ?? ''), undefined, { timeout: 20_000 });
+  await until(page, `/ms$/.test(document.getElementById('rtt').textContent)`, 20_000);
 }, 40_000);
 
 test('after a server restart every demo reconnects and delivers what was typed while offline', async () => {
@@ -158,7 +177,7 @@ test('after a server restart every demo reconnects and delivers what was typed w
     pages.map(({ page }) => page.waitForSelector('#status.online', { timeout: 30_000 })),
   );
   for (const [i, { page }] of pages.entries()) {
-    await page.waitForFunction(() => document.querySelectorAll('#log li.pending').length === 0, undefined, { timeout: 15_000 });
+    await until(page, `document.querySelectorAll('#log li.pending').length === 0`);
     expect((await lines(page)).filter(([, text]) => text.startsWith('typed offline'))).toEqual([
       ['you', `typed offline ${INTEGRATIONS[i]}`, true, false],
     ]);
@@ -167,6 +186,6 @@ test('after a server restart every demo reconnects and delivers what was typed w
   // A newcomer sees it in the room's history: it reached the server once.
   const late = await openPage('/koa/#restart');
   await logIn(late.page, 'late');
-  await late.page.waitForFunction(() => document.querySelectorAll('#log li time[datetime]').length >= 1);
+  await until(late.page, `document.querySelectorAll('#log li time[datetime]').length >= 1`);
   expect((await lines(late.page)).map(([from, text]) => [from, text])).toEqual([['r3', 'typed offline koa']]);
 }, 120_000);

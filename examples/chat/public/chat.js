@@ -162,6 +162,7 @@ function drawChart() {
   };
   line((s) => s.messagesPerSecond, styles.getPropertyValue('--accent').trim() || '#1f6feb');
   line((s) => s.connections, styles.getPropertyValue('--good').trim() || '#1a7f37');
+  canvas.dataset.samples = String(samples.length);
 }
 
 function connect() {
