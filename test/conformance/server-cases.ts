@@ -157,6 +157,8 @@ add({ id: 'utf8.split.surrogate', title: 'surrogate split across fragments', fra
 add({ id: 'utf8.split.valid-then-invalid', title: 'valid fragment then an invalid one', frames: [c({ opcode: OP.text, fin: false, payload: 'fine' }), c({ opcode: OP.cont, payload: bytes(0xff) })], expect: { close: 1007 } });
 add({ id: 'utf8.split.truncated-at-end', title: 'message ends inside a code point split across fragments', frames: [c({ opcode: OP.text, fin: false, payload: 'ok' }), c({ opcode: OP.cont, payload: bytes(0xe2, 0x82) })], expect: { close: 1007 } });
 add({ id: 'utf8.fail-fast', title: 'invalid UTF-8 in a first fragment fails before the message ends', frames: [c({ opcode: OP.text, fin: false, payload: bytes(0x61, 0xf4, 0x90) })], rest: [c({ opcode: OP.cont, payload: 'end' })], expect: { close: 1007, early: true }, ws: { close: 1007, early: false } });
+const chopped = c({ opcode: OP.text, payload: Buffer.concat([Buffer.from('κόσμε'), bytes(0xed, 0xa0, 0x80), Buffer.alloc(4096, 0x61)]) });
+add({ id: 'utf8.fail-fast.single-frame', title: 'invalid UTF-8 inside one text frame fails before the frame is complete (Autobahn 6.4.4)', frames: [chopped.subarray(0, 40)], rest: [chopped.subarray(40)], expect: { close: 1007, early: true }, ws: { close: 1007, early: false } });
 add({ id: 'utf8.binary-not-checked', title: 'binary messages carry any bytes', frames: [c({ opcode: OP.binary, payload: bytes(0xc0, 0xaf, 0xff, 0xed, 0xa0, 0x80) })], expect: { events: [binary(bytes(0xc0, 0xaf, 0xff, 0xed, 0xa0, 0x80))] } });
 
 // --- Close codes ---------------------------------------------------------------------------------------

@@ -141,6 +141,9 @@ export function connectClient(
     fragmentOutgoingMessages,
     fragmentationThreshold,
     assembleFragments,
+    maxFragments,
+    maxBufferedChunks,
+    maxPendingAutoPongs,
     finishRequest,
     ...requestOptions
   } = settings;
@@ -302,6 +305,9 @@ export function connectClient(
       fragmentOutgoingMessages,
       fragmentationThreshold,
       assembleFragments,
+      maxFragments,
+      maxBufferedChunks,
+      maxPendingAutoPongs,
     });
   });
 

@@ -26,4 +26,13 @@ export interface ConnectionOptions {
   fragmentationThreshold?: number;
   /** False: sockets emit 'fragment'(data, { isBinary, isFinal, index }) as data arrives instead of 'message'. */
   assembleFragments?: boolean;
+  /**
+   * Most frames (fragments, empty ones included) one received message may have; past it the connection
+   * fails with 1008. Default 16,384 (as ws 8.21+); 0: no limit. Not applied with assembleFragments: false.
+   */
+  maxFragments?: number;
+  /** Most socket chunks held for one incomplete frame before failing with 1008. Default 262,144 (as ws); 0: no limit. */
+  maxBufferedChunks?: number;
+  /** Automatic pongs waiting to be written before the socket is terminated. Default 60 (as ws); 0: no limit. */
+  maxPendingAutoPongs?: number;
 }

@@ -41,6 +41,10 @@ export const MAX_SAFE_PAYLOAD = 2 ** 53 - 1;
 /** Defaults shared by server and client. */
 export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 export const DEFAULT_CLOSE_TIMEOUT = 30_000;
+/** Defaults of the receive limits, as in ws 8.21+ (maxFragments, maxBufferedChunks, maxPendingAutoPongs). */
+export const DEFAULT_MAX_FRAGMENTS = 16 * 1024;
+export const DEFAULT_MAX_BUFFERED_CHUNKS = 256 * 1024;
+export const DEFAULT_MAX_PENDING_AUTO_PONGS = 60;
 export const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
 export const MAX_CONTROL_PAYLOAD = 125;
 export const MAX_CLOSE_REASON = 123;

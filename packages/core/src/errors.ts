@@ -18,6 +18,8 @@ export type WebSocketErrorCode =
   | 'WS_ERR_INVALID_CLOSE_CODE'
   | 'WS_ERR_INVALID_COMPRESSED_DATA'
   | 'WS_ERR_BUFFER_LIMIT'
+  /** Too many fragments in one message (maxFragments) or chunks held for one frame (maxBufferedChunks), as ws. */
+  | 'WS_ERR_TOO_MANY_BUFFERED_PARTS'
   | 'WS_ERR_HANDSHAKE'
   | 'WS_ERR_SOCKET_CLOSED';
 

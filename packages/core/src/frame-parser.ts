@@ -1,16 +1,24 @@
 /**
  * Bytes → frames. An incremental state machine that accepts any split of the input: headers are read
  * straight from the head chunk when they lie in it, payloads that lie in one chunk are handed out as
- * zero-copy views (unmasked in place), and only payloads spanning chunks are copied, once.
- * Frame-level rules of RFC 6455 §5 are checked here, as early as the bytes allow.
+ * zero-copy views (unmasked in place). An uncompressed data frame that spans chunks is handed out piece
+ * by piece as its bytes arrive (the receiver assembles), so the parser never holds a data payload; only
+ * control frames and compressed frames are collected whole (copied once).
+ * Frame-level rules of RFC 6455 §5 are checked here, as early as the bytes allow, and so are the limits
+ * on message size, fragments per message and buffered chunks.
  */
 import { MAX_CONTROL_PAYLOAD, MAX_SAFE_PAYLOAD, Opcode } from './constants.js';
 import { WebSocketError, protocolError } from './errors.js';
 import { unmask, unmaskInto } from './mask.js';
 
 export interface FrameSink {
-  /** A complete frame; data frames carry opcode 0x0–0x2, control frames 0x8–0xA. */
-  onFrame(opcode: number, fin: boolean, rsv1: boolean, payload: Buffer): void;
+  /**
+   * A frame, or (uncompressed data frames spanning chunks, and every data frame with `streamData`) a
+   * piece of one: `opcode` is the frame's on its first piece and 0 (continuation) on later pieces;
+   * `fin` is set on the last piece of a final frame only; `end` marks the last piece of any frame.
+   * Data frames carry opcode 0x0–0x2, control frames 0x8–0xA (always whole).
+   */
+  onFrame(opcode: number, fin: boolean, rsv1: boolean, payload: Buffer, end: boolean): void;
   onParseError(error: WebSocketError): void;
 }
 
@@ -21,6 +29,13 @@ export interface FrameParserOptions {
   maxPayload: number;
   /** Largest single frame payload accepted; 0 or less means no limit. */
   maxFrameSize?: number;
+  /** Most data frames in one message, empty ones included (ws: maxFragments); 0 or less: no limit. */
+  maxFragments?: number;
+  /**
+   * Most socket chunks held while a frame is incomplete (ws: maxBufferedChunks); 0 or less: no limit.
+   * Chunks received while the parser is paused do not count: the transport is stopped then instead.
+   */
+  maxBufferedChunks?: number;
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
@@ -28,6 +43,14 @@ const EMPTY: Buffer = Buffer.alloc(0);
 // ArrayBuffer and its backing store per idle connection.
 const headerScratch = Buffer.allocUnsafe(14);
 const keyScratch = Buffer.allocUnsafe(4);
+/**
+ * Input held while parsing cannot go on is compacted: once this many chunks are held, chunks up to
+ * SMALL_CHUNK bytes are copied into shared blocks of COALESCE_BLOCK bytes, so a peer dripping tiny TCP
+ * segments costs its bytes, not a Buffer object per segment.
+ */
+const COALESCE_AFTER = 4;
+const SMALL_CHUNK = 4 * 1024;
+const COALESCE_BLOCK = 16 * 1024;
 const enum State {
   Header,
   Payload,
@@ -51,6 +74,15 @@ export class FrameParser {
   private readonly chunks: Buffer[] = [];
   private offset = 0; // read position in chunks[0]
   private buffered = 0;
+  /** Block small chunks are coalesced into; chunks[last] is its filled part while `tailView` is that. */
+  private tail: Buffer | null = null;
+  private tailView: Buffer | null = null;
+  private tailStart = 0;
+  private tailEnd = 0;
+  /** Chunks pushed since the parser last completed a frame or ran dry (for maxBufferedChunks). */
+  private heldChunks = 0;
+  /** Data frames of the current message so far (for maxFragments). */
+  private fragmentCount = 0;
 
   private state = State.Header;
   private fin = false;
@@ -69,6 +101,8 @@ export class FrameParser {
   private readonly isServer: boolean;
   private readonly maxPayload: number;
   private readonly maxFrameSize: number;
+  private readonly maxFragments: number;
+  private readonly maxBufferedChunks: number;
 
   constructor(
     private readonly sink: FrameSink,
@@ -77,6 +111,9 @@ export class FrameParser {
     this.isServer = options.isServer;
     this.maxPayload = options.maxPayload > 0 ? options.maxPayload : Infinity;
     this.maxFrameSize = options.maxFrameSize !== undefined && options.maxFrameSize > 0 ? options.maxFrameSize : Infinity;
+    this.maxFragments = options.maxFragments !== undefined && options.maxFragments > 0 ? options.maxFragments : Infinity;
+    this.maxBufferedChunks =
+      options.maxBufferedChunks !== undefined && options.maxBufferedChunks > 0 ? options.maxBufferedChunks : Infinity;
   }
 
   /** Bytes received and not yet parsed. */
@@ -90,9 +127,32 @@ export class FrameParser {
 
   push(chunk: Buffer): void {
     if (this.stopped || chunk.length === 0) return;
-    this.chunks.push(chunk);
+    const held = this.chunks.length;
+    if (held > 0 && !this.paused && ++this.heldChunks >= this.maxBufferedChunks) {
+      this.fail(new WebSocketError('WS_ERR_TOO_MANY_BUFFERED_PARTS', 1008, 'Too many buffered chunks'));
+      return;
+    }
+    if (held < COALESCE_AFTER || chunk.length > SMALL_CHUNK) this.chunks.push(chunk);
+    else this.coalesce(chunk);
     this.buffered += chunk.length;
     this.run();
+  }
+
+  /** Appends a small chunk to the tail block (a new block when it is full or no longer last). */
+  private coalesce(chunk: Buffer): void {
+    const last = this.chunks.length - 1;
+    let tail = this.tail;
+    if (tail === null || this.tailView !== this.chunks[last] || tail.length - this.tailEnd < chunk.length) {
+      tail = this.tail = Buffer.allocUnsafe(COALESCE_BLOCK);
+      this.tailStart = this.tailEnd = 0;
+      chunk.copy(tail, 0);
+      this.tailEnd = chunk.length;
+      this.chunks.push((this.tailView = tail.subarray(0, this.tailEnd)));
+      return;
+    }
+    chunk.copy(tail, this.tailEnd);
+    this.tailEnd += chunk.length;
+    this.chunks[last] = this.tailView = tail.subarray(this.tailStart, this.tailEnd);
   }
 
   /** Parses whatever is buffered (call after clearing `paused`). */
@@ -116,6 +176,7 @@ export class FrameParser {
     this.chunks.length = 0;
     this.buffered = 0;
     this.offset = 0;
+    this.tail = this.tailView = null;
   }
 
   private fail(error: WebSocketError): false {
@@ -260,6 +321,10 @@ export class FrameParser {
       if (length > this.maxFrameSize || length > MAX_SAFE_PAYLOAD) {
         return this.fail(tooBig('Frame'));
       }
+      this.fragmentCount = opcode === Opcode.Continuation ? this.fragmentCount + 1 : 1;
+      if (this.fragmentCount > this.maxFragments) {
+        return this.fail(new WebSocketError('WS_ERR_TOO_MANY_BUFFERED_PARTS', 1008, 'Too many message fragments'));
+      }
       const total = (opcode === Opcode.Continuation ? this.messageLength : 0) + length;
       if (total > this.maxPayload) return this.fail(tooBig('Message'));
       if (opcode === Opcode.Continuation) {
@@ -285,12 +350,20 @@ export class FrameParser {
 
   private readPayload(): boolean {
     const length = this.payloadLength;
-    if (this.streamData && this.opcode < 0x8 && !this.rsv1 && length > 0) return this.readPayloadPiece();
-    if (this.buffered < length) return false;
+    if (length > 0 && this.opcode < 0x8 && !this.rsv1) {
+      // Uncompressed data: whole when it lies in the head chunk, else piece by piece as it arrives.
+      const inHead = this.chunks.length > 0 && this.chunks[0]!.length - this.offset >= length;
+      if (this.streamData || this.payloadRead > 0 || !inHead) return this.readPayloadPiece();
+    } else if (this.buffered < length) return false;
     const payload = length === 0 ? EMPTY : this.take(length, this.masked ? this.maskKey(0) : null);
-    this.state = State.Header;
-    this.sink.onFrame(this.opcode, this.fin, this.rsv1, payload);
+    this.frameDone();
+    this.sink.onFrame(this.opcode, this.fin, this.rsv1, payload, true);
     return true;
+  }
+
+  private frameDone(): void {
+    this.state = State.Header;
+    this.heldChunks = 0;
   }
 
   /** The masking key rotated to start at payload byte `offset` (mod 4), in the shared scratch buffer. */
@@ -317,9 +390,9 @@ export class FrameParser {
     const last = this.payloadRead === this.payloadLength;
     if (last) {
       this.payloadRead = 0;
-      this.state = State.Header;
+      this.frameDone();
     }
-    this.sink.onFrame(first ? this.opcode : 0, last && this.fin, false, piece);
+    this.sink.onFrame(first ? this.opcode : 0, last && this.fin, false, piece, last);
     return true;
   }
 }

@@ -30,6 +30,8 @@ export interface PerMessageDeflateOptions {
 
 export type PerMessageDeflateParams = Record<string, string | number | true>;
 export type PerMessageDeflateCallback = (err: Error | null, result?: Buffer) => void;
+/** Sees each piece of inflated output as zlib produces it; a returned error fails the message at once. */
+export type InflateOutputCheck = (chunk: Buffer) => WebSocketError | null;
 
 const SERVER_NO_CONTEXT_TAKEOVER = 'server_no_context_takeover';
 const CLIENT_NO_CONTEXT_TAKEOVER = 'client_no_context_takeover';
@@ -136,6 +138,7 @@ interface Task {
   data: Buffer;
   fin: boolean;
   cb: PerMessageDeflateCallback;
+  check?: InflateOutputCheck;
 }
 
 /** One direction's ordered queue; `release` frees the limiter slot held by the running task. */
@@ -319,10 +322,11 @@ export class PerMessageDeflate {
   /**
    * Inflates one frame's payload of a compressed message. On `fin` the callback gets the whole
    * message; for earlier fragments it gets an empty buffer (their output is kept until `fin`).
+   * `check` sees the output as it comes (the receiver validates text there, before the rest is inflated).
    */
-  decompress(data: Buffer, fin: boolean, cb: PerMessageDeflateCallback): void {
+  decompress(data: Buffer, fin: boolean, cb: PerMessageDeflateCallback, check?: InflateOutputCheck): void {
     this.#requireNegotiated();
-    this.#enqueue(this.#inflateLane, { data, fin, cb }, (task) => this.#startInflate(task));
+    this.#enqueue(this.#inflateLane, { data, fin, cb, check }, (task) => this.#startInflate(task));
   }
 
   /** Deflates a message (`fin`) or one fragment of it; the callback gets that frame's payload. */
@@ -442,10 +446,16 @@ export class PerMessageDeflate {
   }
 
   #onInflateData(stream: zlib.InflateRaw, chunk: Buffer): void {
-    if (this.#inflate !== stream || this.#inflateTask === null) return;
+    const task = this.#inflateTask;
+    if (this.#inflate !== stream || task === null) return;
     this.#inflateSize += chunk.length;
     if (this.#maxPayload > 0 && this.#inflateSize > this.#maxPayload) {
       this.#failInflate(new WebSocketError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 1009, 'Max payload size exceeded'));
+      return;
+    }
+    const error = task.check?.(chunk);
+    if (error) {
+      this.#failInflate(error);
       return;
     }
     this.#inflateChunks.push(chunk);

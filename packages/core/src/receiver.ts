@@ -1,13 +1,22 @@
 /**
  * Frames → messages. Assembles fragments, inflates compressed messages (one frame at a time, with the
- * parser held so order is kept), validates UTF-8 as early as the bytes allow, decodes close frames, and
- * hands finished messages and control frames to the socket.
+ * parser held so order is kept), validates UTF-8 as early as the bytes allow (as each piece of a frame
+ * arrives, and as inflated output comes out of zlib), decodes close frames, and hands finished messages
+ * and control frames to the socket.
+ *
+ * Receive backpressure: while input cannot be consumed (a message is inflating, events are deferred, the
+ * application paused the socket), at most RECEIVE_BUFFER_LIMIT unparsed bytes are held before the target
+ * is asked to stop reading its transport; it is asked to resume once they drain below that.
  */
 import type { BinaryType } from './constants.js';
 import { Opcode, isValidCloseCode } from './constants.js';
 import { WebSocketError, protocolError } from './errors.js';
 import { FrameParser, type FrameSink } from './frame-parser.js';
+import { MessageBuffer } from './message-buffer.js';
 import { Utf8Stream, isValidUtf8 } from './utf8.js';
+
+/** Unparsed bytes held while input waits, before the transport is paused (see the file comment). */
+export const RECEIVE_BUFFER_LIMIT = 64 * 1024;
 
 export type MessageData = Buffer | ArrayBuffer | Buffer[] | Blob;
 
@@ -19,11 +28,26 @@ export interface ReceiverTarget {
   onReceiveError(error: WebSocketError): void;
   /** With assembleFragments off: each data frame as it arrives. */
   onFragment(data: Buffer, isBinary: boolean, isFinal: boolean, index: number): void;
+  /** Stop (true) or resume (false) reading the transport: receive backpressure. */
+  onInputThrottle?(stop: boolean): void;
+  /**
+   * Called before inflating a message while the transport is stopped: a reset by the peer is only seen
+   * by touching the socket, and its backlog should not be inflated for nobody.
+   */
+  probeTransport?(): void;
 }
+
+/** Inspects each piece of inflated output as it comes; an error returned fails the message at once. */
+export type OutputCheck = (chunk: Buffer) => WebSocketError | null;
 
 /** The part of permessage-deflate the receiver needs. */
 export interface MessageDecompressor {
-  decompress(data: Buffer, fin: boolean, cb: (error: Error | null, result?: Buffer) => void): void;
+  decompress(
+    data: Buffer,
+    fin: boolean,
+    cb: (error: Error | null, result?: Buffer) => void,
+    check?: OutputCheck,
+  ): void;
 }
 
 export interface ReceiverOptions {
@@ -34,9 +58,17 @@ export interface ReceiverOptions {
   allowSynchronousEvents: boolean;
   /** False: deliver every data frame through onFragment instead of assembling whole messages. */
   assembleFragments?: boolean;
+  /** Most frames per assembled message (ws: maxFragments); 0 or undefined: no limit. */
+  maxFragments?: number;
+  /** Most socket chunks held for one incomplete frame (ws: maxBufferedChunks); 0 or undefined: no limit. */
+  maxBufferedChunks?: number;
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
+
+function invalidUtf8Error(): WebSocketError {
+  return new WebSocketError('WS_ERR_INVALID_UTF8', 1007, 'Invalid WebSocket frame: invalid UTF-8 sequence');
+}
 
 export function toArrayBuffer(data: Buffer): ArrayBuffer {
   if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer) {
@@ -59,17 +91,25 @@ export class Receiver implements FrameSink {
   private readonly assembleFragments: boolean;
   private fragmentIndex = 0;
 
-  private fragments: Buffer[] = [];
-  private fragmentBytes = 0;
+  /** Payload of the message being assembled; made on the first message that arrives in pieces. */
+  private pieces: MessageBuffer | null = null;
+  /** binaryType 'fragments': the frames of the message so far (the current frame is in `pieces`). */
+  private frames: Buffer[] | null = null;
+  /** Whether any piece of the current message has been seen (a message of one whole frame has none). */
+  private inMessage = false;
   private messageBinary = false;
   private messageCompressed = false;
-  /** Created on the first fragmented text message: most connections never need one. */
+  /** Created on the first text message that arrives in pieces: most connections never need one. */
   private utf8: Utf8Stream | null = null;
+  /** Validates inflated text as it comes out of zlib (made once, on the first compressed text message). */
+  private outputCheck: OutputCheck | null = null;
 
   private userPaused = false;
   private inflating = false;
   private deferred = false;
   private finished = false;
+  /** The target was asked to stop reading its transport. */
+  private throttled = false;
 
   constructor(
     private readonly target: ReceiverTarget,
@@ -79,6 +119,9 @@ export class Receiver implements FrameSink {
       isServer: options.isServer,
       maxPayload: options.maxPayload,
       maxFrameSize: options.maxFrameSize,
+      // Streamed frames are never buffered, so only assembled messages need a fragment limit.
+      maxFragments: options.assembleFragments === false ? 0 : options.maxFragments,
+      maxBufferedChunks: options.maxBufferedChunks,
     });
     this.validateUtf8 = !options.skipUTF8Validation;
     this.allowSynchronousEvents = options.allowSynchronousEvents;
@@ -101,9 +144,21 @@ export class Receiver implements FrameSink {
     return this.parser.paused;
   }
 
+  /** True while the target was asked to stop reading its transport (receive backpressure). */
+  get isThrottled(): boolean {
+    return this.throttled;
+  }
+
   push(chunk: Buffer): void {
-    this.parser.push(chunk);
-    if (!this.parser.paused) this.onSettled?.();
+    const parser = this.parser;
+    parser.push(chunk);
+    if (!parser.paused) this.onSettled?.();
+    else if (!this.throttled && parser.bufferedBytes >= RECEIVE_BUFFER_LIMIT && !this.finished) this.throttle(true);
+  }
+
+  private throttle(stop: boolean): void {
+    this.throttled = stop;
+    this.target.onInputThrottle?.(stop);
   }
 
   pause(): void {
@@ -116,15 +171,17 @@ export class Receiver implements FrameSink {
     this.update();
   }
 
+  /** Ends the input: nothing more is parsed or emitted, and what was held is dropped. */
   stop(): void {
     this.finished = true;
     this.parser.stop();
-    this.fragments = [];
+    this.pieces = null;
+    this.frames = null;
   }
 
   // FrameSink
 
-  onFrame(opcode: number, fin: boolean, rsv1: boolean, payload: Buffer): void {
+  onFrame(opcode: number, fin: boolean, rsv1: boolean, payload: Buffer, end: boolean): void {
     if (opcode >= Opcode.Close) {
       this.control(opcode, payload);
       return;
@@ -134,25 +191,40 @@ export class Receiver implements FrameSink {
       this.messageCompressed = rsv1;
     }
     if (!this.messageCompressed) {
-      this.addData(payload, fin);
+      this.addData(payload, fin, end, false);
       return;
     }
+    if (this.throttled) this.target.probeTransport?.();
     this.inflating = true;
     this.parser.paused = true;
-    this.decompressor!.decompress(payload, fin, (error, result) => {
-      if (this.finished) return;
-      this.inflating = false;
-      if (error) {
-        this.fail(
-          error instanceof WebSocketError
-            ? error
-            : new WebSocketError('WS_ERR_INVALID_COMPRESSED_DATA', 1007, error.message),
-        );
-        return;
-      }
-      if (fin) this.addData(result ?? EMPTY, true);
-      this.update();
-    });
+    const check = this.messageBinary || !this.validateUtf8 ? undefined : (this.outputCheck ??= this.makeOutputCheck());
+    this.decompressor!.decompress(
+      payload,
+      fin,
+      (error, result) => {
+        if (this.finished) return;
+        this.inflating = false;
+        if (error) {
+          this.fail(
+            error instanceof WebSocketError
+              ? error
+              : new WebSocketError('WS_ERR_INVALID_COMPRESSED_DATA', 1007, error.message),
+          );
+          return;
+        }
+        if (fin) {
+          // Inflated text was checked piece by piece; only its end remains to be checked.
+          if (check && this.utf8 !== null && !this.utf8.end()) return this.invalidUtf8();
+          this.addData(result ?? EMPTY, true, true, true);
+        }
+        this.update();
+      },
+      check,
+    );
+  }
+
+  private makeOutputCheck(): OutputCheck {
+    return (chunk) => ((this.utf8 ??= new Utf8Stream()).write(chunk) ? null : invalidUtf8Error());
   }
 
   onParseError(error: WebSocketError): void {
@@ -160,9 +232,9 @@ export class Receiver implements FrameSink {
   }
 
   /** Streaming reception: nothing is buffered beyond the current frame; UTF-8 is still checked across frames. */
-  private streamFragment(data: Buffer, fin: boolean): void {
+  private streamFragment(data: Buffer, fin: boolean, validated: boolean): void {
     const binary = this.messageBinary;
-    if (!binary && this.validateUtf8 && !this.utf8Continues(data, fin)) return this.invalidUtf8();
+    if (!binary && this.validateUtf8 && !validated && !this.utf8Continues(data, fin)) return this.invalidUtf8();
     const index = this.fragmentIndex;
     this.fragmentIndex = fin ? 0 : index + 1;
     this.target.onFragment(data, binary, fin, index);
@@ -175,34 +247,39 @@ export class Receiver implements FrameSink {
     return utf8.write(data) && (!fin || utf8.end());
   }
 
-  private addData(data: Buffer, fin: boolean): void {
+  /**
+   * A frame or a piece of one (`end`: the frame's last). `validated`: text already checked (inflated
+   * output). A compressed message arrives here whole (fin), after its inflated text was checked.
+   */
+  private addData(data: Buffer, fin: boolean, end: boolean, validated: boolean): void {
     if (!this.assembleFragments) {
       // A compressed message is inflated whole (its size bounded by maxPayload), then streamed as one frame.
-      this.streamFragment(data, fin);
+      this.streamFragment(data, fin, validated);
       return;
     }
-    const text = !this.messageBinary;
-    if (fin && this.fragments.length === 0) {
-      if (text && this.validateUtf8 && !isValidUtf8(data)) return this.invalidUtf8();
+    const check = !this.messageBinary && this.validateUtf8 && !validated;
+    if (fin && !this.inMessage) {
+      if (check && !isValidUtf8(data)) return this.invalidUtf8();
       this.deliver(data);
       return;
     }
-    // A compressed message arrives here whole (fin, no fragments), so only plain fragments reach this point.
-    if (text && this.validateUtf8 && !this.utf8Continues(data, fin)) return this.invalidUtf8();
-    if (data.length > 0) {
-      this.fragments.push(data);
-      this.fragmentBytes += data.length;
-    }
+    // Checked as the bytes arrive, so bad text fails before the rest of the message is awaited.
+    if (check && !this.utf8Continues(data, fin)) return this.invalidUtf8();
+    this.inMessage = true;
+    const pieces = (this.pieces ??= new MessageBuffer());
+    pieces.append(data);
+    const asFragments = this.binaryType === 'fragments' && this.messageBinary;
+    // As in ws, empty frames are not among the fragments.
+    if (asFragments && end && pieces.length > 0) (this.frames ??= []).push(pieces.take());
     if (!fin) return;
-    const fragments = this.fragments;
-    const length = this.fragmentBytes;
-    this.fragments = [];
-    this.fragmentBytes = 0;
-    if (this.binaryType === 'fragments' && this.messageBinary) {
-      this.dispatch(fragments, true);
+    this.inMessage = false;
+    if (asFragments) {
+      const frames = this.frames ?? [];
+      this.frames = null;
+      this.dispatch(frames, true);
       return;
     }
-    this.deliver(fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, length));
+    this.deliver(pieces.take());
   }
 
   private deliver(data: Buffer): void {
@@ -248,6 +325,7 @@ export class Receiver implements FrameSink {
       }
       this.finished = true;
       this.parser.stop();
+      this.releaseTransport();
       this.target.onCloseFrame(code, reason);
       return;
     }
@@ -272,16 +350,23 @@ export class Receiver implements FrameSink {
     this.parser.paused = paused;
     if (paused) return;
     this.parser.run();
+    if (this.throttled && this.parser.bufferedBytes < RECEIVE_BUFFER_LIMIT && !this.finished) this.throttle(false);
     if (!this.parser.paused) this.onSettled?.();
   }
 
   private invalidUtf8(): void {
-    this.fail(new WebSocketError('WS_ERR_INVALID_UTF8', 1007, 'Invalid WebSocket frame: invalid UTF-8 sequence'));
+    this.fail(invalidUtf8Error());
   }
 
   private fail(error: WebSocketError): void {
     if (this.finished) return;
     this.stop();
+    this.releaseTransport();
     this.target.onReceiveError(error);
+  }
+
+  /** The input ended: the transport is read again (and discarded), so the peer's FIN is seen. */
+  private releaseTransport(): void {
+    if (this.throttled) this.throttle(false);
   }
 }

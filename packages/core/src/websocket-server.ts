@@ -6,7 +6,12 @@ import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { DEFAULT_MAX_PAYLOAD } from './constants.js';
+import {
+  DEFAULT_MAX_BUFFERED_CHUNKS,
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_PAYLOAD,
+  DEFAULT_MAX_PENDING_AUTO_PONGS,
+} from './constants.js';
 import type { ConnectionOptions } from './connection-options.js';
 import { HandshakeError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
@@ -77,6 +82,9 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
     super();
     this.options = {
       maxPayload: DEFAULT_MAX_PAYLOAD,
+      maxFragments: DEFAULT_MAX_FRAGMENTS,
+      maxBufferedChunks: DEFAULT_MAX_BUFFERED_CHUNKS,
+      maxPendingAutoPongs: DEFAULT_MAX_PENDING_AUTO_PONGS,
       skipUTF8Validation: false,
       autoPong: true,
       allowSynchronousEvents: true,
@@ -372,6 +380,9 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       fragmentOutgoingMessages: o.fragmentOutgoingMessages,
       fragmentationThreshold: o.fragmentationThreshold,
       assembleFragments: o.assembleFragments,
+      maxFragments: o.maxFragments,
+      maxBufferedChunks: o.maxBufferedChunks,
+      maxPendingAutoPongs: o.maxPendingAutoPongs,
     });
   }
 

@@ -4,13 +4,16 @@
  * pause/resume, readyState, bufferedAmount).
  */
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   CLOSED,
   CLOSING,
   CONNECTING,
   DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_MAX_BUFFERED_CHUNKS,
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_PENDING_AUTO_PONGS,
   EMPTY_BUFFER,
   MAX_CLOSE_REASON,
   MAX_CONTROL_PAYLOAD,
@@ -64,6 +67,12 @@ export interface SocketSettings {
   fragmentationThreshold?: number;
   /** False: emit 'fragment' for each data frame instead of 'message' for whole messages. Default true. */
   assembleFragments?: boolean;
+  /** Most frames in one received message; 0: no limit. Default 16,384 (as ws). */
+  maxFragments?: number;
+  /** Most socket chunks held for one incomplete frame; 0: no limit. Default 262,144 (as ws). */
+  maxBufferedChunks?: number;
+  /** Automatic pongs not yet written out before the socket is terminated; 0: no limit. Default 60 (as ws). */
+  maxPendingAutoPongs?: number;
 }
 
 /** Second argument of the 'fragment' event (streaming reception, assembleFragments: false). */
@@ -122,7 +131,14 @@ const FLAG_BITS = {
   receiveFailed: 32,
   socketGone: 64,
   closeEmitted: 128,
+  inputAbandoned: 256,
 } as const;
+
+/** Automatic pongs handed to the framer and not yet written out (ws: pending auto pongs). */
+interface PongBacklog {
+  pending: number;
+  readonly done: SendCallback;
+}
 
 export class WebSocket extends EventEmitter implements ReceiverTarget, HeartbeatTarget {
   static readonly CONNECTING = CONNECTING;
@@ -161,7 +177,11 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
   declare private receiveFailed: boolean;
   declare private socketGone: boolean;
   declare private closeEmitted: boolean;
+  /** Set when the peer reset the connection or we terminated it: held input is dropped, not parsed. */
+  declare private inputAbandoned: boolean;
   private bufferedAfterClose = 0;
+  /** Made on the first automatic pong. */
+  private pongBacklog: PongBacklog | null = null;
   /** @internal Set by whoever terminated the socket on purpose (e.g. the heartbeat), reported as the close reason. */
   _abortReason: string | null = null;
   private heartbeat: Heartbeat | null = null;
@@ -315,6 +335,8 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       skipUTF8Validation: settings.skipUTF8Validation,
       allowSynchronousEvents: settings.allowSynchronousEvents,
       assembleFragments: settings.assembleFragments,
+      maxFragments: settings.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
+      maxBufferedChunks: settings.maxBufferedChunks ?? DEFAULT_MAX_BUFFERED_CHUNKS,
     });
     receiver.binaryType = this._binaryType;
     if (this._perMessageDeflate) receiver.setDecompressor(this._perMessageDeflate);
@@ -504,6 +526,8 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       return;
     }
     this._readyState = CLOSING;
+    // Whatever input is still held (a paused socket, a message inflating) is dropped: 'close' follows at once.
+    this.inputAbandoned = true;
     this._socket!.destroy();
   }
 
@@ -518,7 +542,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
     this.paused = false;
     const receiver = this.getReceiver();
-    if (!receiver.isFinished) this._socket!.resume();
+    if (!receiver.isFinished && !receiver.isThrottled) this._socket!.resume();
     receiver.resume();
   }
 
@@ -612,8 +636,50 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
   }
 
   onPing(data: Buffer): void {
-    if (this.autoPong && this._readyState === OPEN) this.getFramer().sendControl(Opcode.Pong, data, !this._isServer);
+    if (this.autoPong && this._readyState === OPEN) this.sendAutoPong(data);
     this.emit('ping', data);
+  }
+
+  /**
+   * A peer that sends pings and never reads would grow the pong backlog without end: as in ws, the
+   * socket is terminated once maxPendingAutoPongs pongs wait to be written; pongs also count against
+   * maxBufferedAmount like any send.
+   */
+  private sendAutoPong(data: Buffer): void {
+    let backlog = this.pongBacklog;
+    if (backlog === null) {
+      const created: PongBacklog = { pending: 0, done: () => void created.pending-- };
+      backlog = this.pongBacklog = created;
+    }
+    const limit = this.settings!.maxPendingAutoPongs ?? DEFAULT_MAX_PENDING_AUTO_PONGS;
+    if (limit > 0 && backlog.pending >= limit) {
+      this._abortReason = 'too many pending pongs';
+      this.terminate();
+      return;
+    }
+    if (this.dropIfOverLimit(data.length)) return;
+    backlog.pending++;
+    this.getFramer().sendControl(Opcode.Pong, data, !this._isServer, backlog.done);
+  }
+
+  /**
+   * @internal A stopped socket does not notice that the peer reset the connection (the kernel keeps
+   * handing out what it had queued first); an empty write fails at once on a reset connection, so the
+   * backlog is abandoned instead of inflated.
+   */
+  probeTransport(): void {
+    const socket = this._socket;
+    // TCP only: on other transports (an HTTP/2 stream) an empty write could become a frame of its own.
+    if (!(socket instanceof Socket) || this.socketGone || !socket.writable || socket.writableLength > 0) return;
+    socket.write(EMPTY_BUFFER);
+  }
+
+  /** @internal Receive backpressure: the receiver holds enough unparsed input; stop or resume reading. */
+  onInputThrottle(stop: boolean): void {
+    const socket = this._socket;
+    if (socket === null || this.socketGone) return;
+    if (stop) socket.pause();
+    else if (!this.paused) socket.resume();
   }
 
   onPong(data: Buffer): void {
@@ -650,7 +716,9 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
   }
 
   private onSocketError(): void {
-    // The 'close' event follows; errors of the transport are reported there as 1006.
+    // The 'close' event follows; errors of the transport are reported there as 1006. A peer that reset
+    // the connection is gone: the input it left (a backlog waiting for inflation) is not worth parsing.
+    this.inputAbandoned = true;
     this._socket?.destroy();
   }
 
@@ -661,6 +729,11 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     const socket = this._socket!;
     this.bufferedAfterClose += (this.framer?.pendingBytes ?? 0) + socket.writableLength;
     this.framer?.destroy();
+    if (this.inputAbandoned) {
+      this.receiver?.stop();
+      this.emitClose();
+      return;
+    }
     // Bytes the socket still holds (it was paused) are parsed: no accepted message is lost.
     if (!this.receiver?.isFinished && typeof (socket as Socket).read === 'function') {
       let chunk: Buffer | null;

@@ -1,0 +1,212 @@
+/**
+ * The attacks of issue 15, each in both roles: a raw peer on loopback floods a wskit endpoint that runs
+ * in a child process (built package), and the test asserts the close code or termination and a bound on
+ * the endpoint's RSS growth (under 64 MiB; ws 8.23 stays within 0–72 MiB on the same floods). Every
+ * flood is bounded in bytes and time, so a regression fails in seconds instead of exhausting the machine.
+ */
+import { deflateRawSync, constants as zlibConstants } from 'node:zlib';
+import type { Socket } from 'node:net';
+import { ensureBuilt } from '../../../test/helpers/built.js';
+import { rawServer, rawUpgraded, type ParsedFrame } from './helpers.js';
+import {
+  MiB,
+  attackFrame,
+  closeCodeOf,
+  flood,
+  procStats,
+  repeatFrames,
+  rssWatch,
+  startTarget,
+  type Target,
+} from './fixtures/hostile.js';
+
+const BOUND = 64 * MiB;
+const OP = { cont: 0, text: 1, binary: 2, ping: 9 } as const;
+
+beforeAll(() => ensureBuilt('core'), 120_000);
+
+interface Attacker {
+  socket: Socket;
+  frames: ParsedFrame[];
+  target: Target;
+  masked: boolean;
+  close: () => Promise<void>;
+}
+
+/** Starts the endpoint in `role` and connects a raw attacker to it (the attacker's offer: `extensions`). */
+async function attack(role: 'server' | 'client', spec: object, extensions?: string): Promise<Attacker> {
+  if (role === 'server') {
+    const target = await startTarget('server', spec);
+    const headers: Record<string, string> = extensions ? { 'Sec-WebSocket-Extensions': extensions } : {};
+    const client = await rawUpgraded(target.peer.port, { headers });
+    expect(await target.line('OPEN', 5000)).toBeDefined();
+    return {
+      socket: client.socket,
+      frames: client.frames,
+      target,
+      masked: true,
+      close: async () => {
+        client.socket.destroy();
+        await target.stop();
+      },
+    };
+  }
+  let resolvePeer!: (peer: { socket: Socket; frames: ParsedFrame[] }) => void;
+  const gotPeer = new Promise<{ socket: Socket; frames: ParsedFrame[] }>((resolve) => (resolvePeer = resolve));
+  const server = await rawServer((peer) => {
+    peer.accept(extensions ? { 'Sec-WebSocket-Extensions': extensions } : {});
+    resolvePeer(peer);
+  });
+  const target = await startTarget('client', spec, server.url);
+  const peer = await gotPeer;
+  expect(await target.line('OPEN', 5000)).toBeDefined();
+  return {
+    socket: peer.socket,
+    frames: peer.frames,
+    target,
+    masked: false,
+    close: async () => {
+      await server.close();
+      await target.stop();
+    },
+  };
+}
+
+function report(what: string, figures: Record<string, string | number | undefined>): void {
+  console.log(`${what}: ${Object.entries(figures).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+}
+
+const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
+
+/** 1 KB of deflate data that inflates to 1 MiB (no final block: repeatable under context takeover). */
+function compressedMiB(): Buffer {
+  const out = deflateRawSync(Buffer.alloc(MiB, 'a'), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  return out.subarray(0, out.length - 4);
+}
+
+describe.each(['server', 'client'] as const)('%s role under attack', (role) => {
+  test('20M one-byte continuation frames: closed with 1008 after maxFragments (16,384), RSS bounded', async () => {
+    const a = await attack(role, {});
+    try {
+      const watch = rssWatch(a.target.pid);
+      a.socket.write(attackFrame(OP.binary, Buffer.from([1]), a.masked, { fin: false }));
+      const block = repeatFrames(attackFrame(OP.cont, Buffer.from([1]), a.masked, { fin: false }), 10_000);
+      const closed = a.target.line('CLOSE', 15_000);
+      const written = await flood(a.socket, block, {
+        maxBytes: 20_000_000 * block.length / 10_000,
+        ms: 8000,
+        stop: () => closeCodeOf(a.frames) !== undefined || a.target.peer.lines.some((l) => l.startsWith('CLOSE')),
+      });
+      const { growth } = watch.stop();
+      const error = await a.target.line('ERROR', 5000);
+      a.socket.end();
+      await closed;
+      report(`${role}: one-byte fragments`, { written: mib(written), close: closeCodeOf(a.frames), error, 'RSS growth': mib(growth) });
+      expect(error).toBe('ERROR WS_ERR_TOO_MANY_BUFFERED_PARTS 1008');
+      expect(closeCodeOf(a.frames)).toBe(1008);
+      expect(growth).toBeLessThan(BOUND);
+    } finally {
+      await a.close();
+    }
+  }, 30_000);
+
+  test('maxFragments off, maxPayload 1 MiB: 1M one-byte fragments end with 1009; memory per fragment is constant', async () => {
+    const a = await attack(role, { options: { maxFragments: 0, maxPayload: MiB } });
+    try {
+      const watch = rssWatch(a.target.pid);
+      a.socket.write(attackFrame(OP.binary, Buffer.from([1]), a.masked, { fin: false }));
+      const block = repeatFrames(attackFrame(OP.cont, Buffer.from([1]), a.masked, { fin: false }), 10_000);
+      const written = await flood(a.socket, block, {
+        maxBytes: 110 * block.length,
+        ms: 10_000,
+        stop: () => a.target.peer.lines.some((l) => l.startsWith('ERROR')),
+      });
+      const error = await a.target.line('ERROR', 10_000);
+      const { growth } = watch.stop();
+      report(`${role}: 1M one-byte fragments, maxFragments 0`, { written: mib(written), error, 'RSS growth': mib(growth) });
+      expect(error).toBe('ERROR WS_ERR_UNSUPPORTED_MESSAGE_LENGTH 1009');
+      expect(growth).toBeLessThan(BOUND);
+    } finally {
+      await a.close();
+    }
+  }, 30_000);
+
+  test('compressed flood (1 KB inflating to 1 MiB) at full speed: input paused while inflating, RSS bounded', async () => {
+    const a = await attack(role, { options: { perMessageDeflate: true } }, 'permessage-deflate');
+    try {
+      const block = repeatFrames(attackFrame(OP.binary, compressedMiB(), a.masked, { rsv1: true }), 64);
+      const watch = rssWatch(a.target.pid);
+      const written = await flood(a.socket, block, { maxBytes: 2 * 1024 * MiB, ms: 3000 });
+      const { growth } = watch.stop();
+      a.socket.resetAndDestroy();
+      const close = await a.target.line('CLOSE', 10_000);
+      report(`${role}: compressed flood`, { written: mib(written), close, 'RSS growth': mib(growth) });
+      expect(a.target.peer.lines.some((l) => l.startsWith('ERROR'))).toBe(false);
+      // Without receive backpressure the peer got gigabytes in; paused while inflating, a few megabytes.
+      expect(written).toBeLessThan(64 * MiB);
+      expect(growth).toBeLessThan(BOUND);
+    } finally {
+      await a.close();
+    }
+  }, 30_000);
+
+  test('compressed flood, then the peer resets: inflation of its backlog stops (little CPU afterwards)', async () => {
+    const a = await attack(role, { options: { perMessageDeflate: true } }, 'permessage-deflate');
+    try {
+      const block = repeatFrames(attackFrame(OP.binary, compressedMiB(), a.masked, { rsv1: true }), 64);
+      await flood(a.socket, block, { maxBytes: 208 * MiB, ms: 1500 });
+      const before = procStats(a.target.pid).cpu;
+      a.socket.resetAndDestroy();
+      const close = await a.target.line('CLOSE', 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const cpu = procStats(a.target.pid).cpu - before;
+      report(`${role}: compressed flood then reset`, { close, 'CPU after reset': `${cpu.toFixed(2)} s` });
+      expect(close).toMatch(/^CLOSE 1006 /);
+      expect(cpu).toBeLessThan(0.5);
+    } finally {
+      await a.close();
+    }
+  }, 30_000);
+
+  test('allowSynchronousEvents false, 16-byte messages at full speed: input paused while events wait, RSS bounded', async () => {
+    const a = await attack(role, { options: { allowSynchronousEvents: false } });
+    try {
+      const block = repeatFrames(attackFrame(OP.binary, Buffer.alloc(16, 7), a.masked), 4096);
+      const watch = rssWatch(a.target.pid);
+      const written = await flood(a.socket, block, { maxBytes: 2 * 1024 * MiB, ms: 3000 });
+      const { growth } = watch.stop();
+      a.socket.resetAndDestroy();
+      const close = await a.target.line('CLOSE', 10_000);
+      report(`${role}: allowSynchronousEvents false flood`, { written: mib(written), close, 'RSS growth': mib(growth) });
+      expect(written).toBeLessThan(256 * MiB);
+      expect(growth).toBeLessThan(BOUND);
+    } finally {
+      await a.close();
+    }
+  }, 30_000);
+
+  test.each([
+    ['maxPendingAutoPongs (default 60)', {}, 'too many pending pongs'],
+    ['maxBufferedAmount 256 KiB', { maxPendingAutoPongs: 0, maxBufferedAmount: 256 * 1024 }, 'send buffer limit exceeded'],
+  ])('1M pings, the peer never reads: terminated by %s, RSS bounded', async (_label, options, reason) => {
+    const a = await attack(role, { options });
+    try {
+      // The attacker stops reading: the pongs pile up in the kernel, then in the endpoint.
+      a.socket.pause();
+      const block = repeatFrames(attackFrame(OP.ping, Buffer.alloc(125, 1), a.masked), 1000);
+      const watch = rssWatch(a.target.pid);
+      const written = await flood(a.socket, block, {
+        maxBytes: 1000 * block.length,
+        ms: 8000,
+        stop: () => a.target.peer.lines.some((l) => l.startsWith('CLOSE')),
+      });
+      const close = await a.target.line('CLOSE', 10_000);
+      const { growth } = watch.stop();
+      report(`${role}: ping flood (${_label})`, { written: mib(written), close, 'RSS growth': mib(growth) });
+      expect(close).toMatch(new RegExp(`^CLOSE 1006 \\d+ \\d+ ${reason}$`));
+      expect(growth).toBeLessThan(BOUND);
+    } finally {
+      await a.close();
+    }
+  }, 30_000);
+});
