@@ -2,8 +2,6 @@
 // The demo started by `npm start`: a landing page and one live chat per integration (core, Express,
 // Fastify, Koa, Nest), all on one port. Prints `READY <port>` once everything listens.
 // Usage (after `npm run build`): node examples/chat/index.mjs [--port 8080] [--host 127.0.0.1]
-import { createDemo } from './server.mjs';
-
 const fail = (message, code = 2) => {
   console.error(`wskit demo: ${message}`);
   process.exit(code);
@@ -24,10 +22,15 @@ const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
 if (!(port >= 0 && port <= 65535)) fail(`--port must be a whole number from 0 to 65535, not "${portText}"`);
 const host = option('host', '127.0.0.1');
 
+// Loaded after the options are checked, so a usage error never waits for five frameworks to load.
 let demo;
 try {
+  const { createDemo } = await import('./server.mjs');
   demo = await createDemo();
 } catch (error) {
+  if (error.code === 'ERR_MODULE_NOT_FOUND' && /@wskit|packages/.test(error.message)) {
+    fail('the packages are not built: run `npm run build` first (`npm start` does)', 1);
+  }
   fail(`could not start: ${error.message}`, 1);
 }
 demo.server.on('error', (error) => {
