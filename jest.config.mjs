@@ -27,7 +27,7 @@ const base = {
 
 // The Nest adapter's tests once more against Nest 11 (test/nest11 installs it beside the root's Nest 12):
 // every @nestjs/* import, from the tests, the adapter and Nest itself, resolves there.
-const NEST11_TESTS = ['express-gateways', 'gateway-guards', 'validation-pipe', 'fastify-and-lifecycle'];
+const NEST11_TESTS = ['express-gateways', 'gateway-guards', 'validation-pipe', 'fastify-and-lifecycle', 'upgrade-pipeline'];
 
 /** @type {import('jest').Config} */
 export default {

@@ -35,7 +35,7 @@ export function renderChart({ meta, servers, scenarios }) {
         const r = metric.results[name];
         const score = metric.better === 'higher' ? r.ratioMedian : 1 / r.ratioMedian;
         const bound = r.generatorBound ? '≥ ' : '';
-        const label = `${bound}${fmt(r.median)}${Number.isFinite(r.ratioMedian) ? `  (${r.ratioMedian.toFixed(2)}× ws-js)` : ''}`;
+        const label = `${bound}${fmt(r.median)}${Number.isFinite(r.ratioMedian) ? `  (${r.ratioMedian.toFixed(2)}× ${meta?.baseline ?? 'ws-js'})` : ''}`;
         if (Number.isFinite(score)) {
           const end = x(score);
           parts.push(`<rect x="${LABEL_W}" y="${y}" width="${(end - LABEL_W).toFixed(1)}" height="${BAR_H}" fill="${COLORS[name] ?? '#888'}"/>`);

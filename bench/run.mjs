@@ -2,6 +2,7 @@
 // and reports median, min–max and the per-round ratio to `ws` pure JS.
 //
 //   node bench/run.mjs [--quick] [--rounds=N] [--only=a,b,latency] [--servers=wskit,ws-js] [--broadcast-times=N]
+//   node bench/run.mjs --plugins [--quick]   the plugins beside bare @wskit/core (baseline) and express-ws / @fastify/websocket
 //
 // Writes bench/results/latest.json and bench/results/latest.svg.
 import { spawn } from 'node:child_process';
@@ -21,14 +22,22 @@ const args = new Map(
 );
 const quick = args.has('quick');
 const rounds = Number(args.get('rounds') ?? (quick ? 3 : 5));
-const BASELINE = 'ws-js';
+// --plugins: the framework plugins beside bare @wskit/core (the baseline) and the peers they replace.
+const pluginMode = args.has('plugins');
+const BASELINE = args.get('baseline') ?? (pluginMode ? 'wskit' : 'ws-js');
 
 const SERVERS = [
   { name: 'wskit', label: '@wskit/core', script: 'servers/wskit.mjs', env: {} },
   { name: 'ws-js', label: 'ws (pure JS)', script: 'servers/ws.mjs', env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' } },
   { name: 'ws-native', label: 'ws + bufferutil/utf-8-validate', script: 'servers/ws.mjs', env: {}, unsetEnv: ['WS_NO_BUFFER_UTIL', 'WS_NO_UTF_8_VALIDATE'] },
   { name: 'net', label: 'net echo (ceiling)', script: 'servers/net.mjs', env: {} },
+  { name: 'wskit-express', label: '@wskit/express', script: 'servers/wskit-express.mjs', env: {}, group: 'plugins' },
+  { name: 'express-ws', label: 'express-ws (ws + native add-ons)', script: 'servers/express-ws.mjs', env: {}, group: 'plugins', unsetEnv: ['WS_NO_BUFFER_UTIL', 'WS_NO_UTF_8_VALIDATE'] },
+  { name: 'wskit-fastify', label: '@wskit/fastify', script: 'servers/wskit-fastify.mjs', env: {}, group: 'plugins' },
+  { name: 'fastify-ws', label: '@fastify/websocket (ws + native add-ons)', script: 'servers/fastify-websocket.mjs', env: {}, group: 'plugins', unsetEnv: ['WS_NO_BUFFER_UTIL', 'WS_NO_UTF_8_VALIDATE'] },
+  { name: 'wskit-koa', label: '@wskit/koa', script: 'servers/wskit-koa.mjs', env: {}, group: 'plugins' },
 ];
+const PLUGIN_SCENARIOS = ['a', 'd'];
 
 // Durations in ms: quick keeps the whole run under 4 minutes, full under 15 (2-core machine).
 const T = quick
@@ -187,8 +196,13 @@ async function runWithRetry(server, scenario, params, timeoutMs) {
   return runLoad(server, scenario, params, timeoutMs);
 }
 
-const wantedServers = args.has('servers') ? args.get('servers').split(',') : SERVERS.map((s) => s.name);
-const wantedScenarios = args.has('only') ? args.get('only').split(',') : SCENARIOS.map((s) => s.id);
+const defaultServers = SERVERS.filter((s) => (pluginMode ? s.group === 'plugins' || s.name === 'wskit' : !s.group));
+const wantedServers = args.has('servers') ? args.get('servers').split(',') : defaultServers.map((s) => s.name);
+const wantedScenarios = args.has('only')
+  ? args.get('only').split(',')
+  : pluginMode
+    ? PLUGIN_SCENARIOS
+    : SCENARIOS.map((s) => s.id);
 const servers = SERVERS.filter((s) => wantedServers.includes(s.name));
 const scenarios = SCENARIOS.filter((s) => wantedScenarios.includes(s.id));
 const started = Date.now();
@@ -205,10 +219,10 @@ for (const server of servers) {
   if (probe.ok) {
     available.push(server);
     serverInfo[server.name] = { label: server.label, available: true, ...probe.info };
-    console.log(`server ${server.name.padEnd(9)} ready  ${JSON.stringify(probe.info)}`);
+    console.log(`server ${server.name.padEnd(14)} ready  ${JSON.stringify(probe.info)}`);
   } else {
     serverInfo[server.name] = { label: server.label, available: false, reason: probe.error };
-    console.log(`server ${server.name.padEnd(9)} UNAVAILABLE — ${probe.error}`);
+    console.log(`server ${server.name.padEnd(14)} UNAVAILABLE — ${probe.error}`);
   }
 }
 if (!available.some((s) => s.name === BASELINE)) console.log(`note: ${BASELINE} is unavailable, so no ratios`);
@@ -226,7 +240,7 @@ for (const scenario of scenarios) {
         ? scenario.metrics.map((m) => `${fmt(result.metrics[m.key])} ${m.unit}`).join(', ') +
           (result.cpu ? `  (CPU: server ${pct(result.cpu.serverCpu)}, generator ${pct(result.cpu.generatorCpu)}, others ${pct(result.cpu.otherCpu)})` : '')
         : `FAILED: ${result.error}`;
-      console.log(`  round ${round + 1} ${server.name.padEnd(9)} ${shown}`);
+      console.log(`  round ${round + 1} ${server.name.padEnd(14)} ${shown}`);
     }
   }
 }
@@ -286,17 +300,17 @@ for (const entry of summary) {
   const scenario = scenarios.find((s) => s.id === entry.id);
   for (const metric of entry.metrics) {
     console.log(`\n${entry.title} — ${metric.unit} (${metric.better} is better); ${entry.about}`);
-    console.log(`  ${'server'.padEnd(10)}${'median'.padStart(14)}  ${'min–max'.padEnd(24)}${'ratio to ws-js [min–max]'.padEnd(27)}${scenario.noCpu ? '' : 'server CPU  gen CPU  others'}`);
+    console.log(`  ${'server'.padEnd(14)}${'median'.padStart(14)}  ${'min–max'.padEnd(24)}${`ratio to ${BASELINE} [min–max]`.padEnd(27)}${scenario.noCpu ? '' : 'server CPU  gen CPU  others'}`);
     for (const server of available) {
       const r = metric.results[server.name];
       if (!r) {
-        if (!(scenario.skip ?? []).includes(server.name)) console.log(`  ${server.name.padEnd(10)}${'failed'.padStart(14)}`);
+        if (!(scenario.skip ?? []).includes(server.name)) console.log(`  ${server.name.padEnd(14)}${'failed'.padStart(14)}`);
         continue;
       }
       const mark = r.generatorBound ? '≥' : ' ';
       const ratio = Number.isFinite(r.ratioMedian) ? `${r.ratioMedian.toFixed(2)}× [${r.ratioMin.toFixed(2)}–${r.ratioMax.toFixed(2)}]` : '';
       console.log(
-        `  ${server.name.padEnd(10)}${(mark + fmt(r.median)).padStart(14)}  ${`${fmt(r.min)}–${fmt(r.max)}`.padEnd(24)}${ratio.padEnd(27)}` +
+        `  ${server.name.padEnd(14)}${(mark + fmt(r.median)).padStart(14)}  ${`${fmt(r.min)}–${fmt(r.max)}`.padEnd(24)}${ratio.padEnd(27)}` +
           (scenario.noCpu ? '' : `${pct(r.serverCpu).padStart(10)}  ${pct(r.generatorCpu).padStart(7)}  ${pct(r.otherCpu).padStart(6)}`) +
           (r.failedRounds ? `  (${r.failedRounds} failed rounds)` : ''),
       );
@@ -328,6 +342,7 @@ const output = {
 };
 const resultsDir = join(here, 'results');
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(output, null, 2)}\n`);
-writeFileSync(join(resultsDir, 'latest.svg'), renderChart(output));
-console.log('wrote bench/results/latest.json and bench/results/latest.svg');
+const stem = pluginMode ? 'plugins' : 'latest';
+writeFileSync(join(resultsDir, `${stem}.json`), `${JSON.stringify(output, null, 2)}\n`);
+writeFileSync(join(resultsDir, `${stem}.svg`), renderChart(output));
+console.log(`wrote bench/results/${stem}.json and bench/results/${stem}.svg`);

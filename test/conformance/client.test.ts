@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import { closePayload, encodeFrame, OP, type FrameSpec } from '../helpers/frames.js';
-import { rawServer, toEvents, type RawConnection, type RawServerHandshake } from '../helpers/raw-peer.js';
+import { acceptKey, rawServer, toEvents, type RawConnection, type RawServerHandshake } from '../helpers/raw-peer.js';
 import { binary, label, pong, text } from '../helpers/describe-events.js';
 import { implementations } from '../helpers/implementations.js';
 
@@ -19,6 +19,10 @@ interface ClientCase {
   close?: number | null;
   /** The handshake must fail: client emits 'error' and never 'open'. */
   refused?: boolean;
+  /** Client options for this row (merged over the defaults). */
+  options?: Record<string, unknown>;
+  /** The control's (ws) actual outcome where it differs from the RFC's (see DIFFERENCES.md). */
+  ws?: { refused?: boolean };
 }
 
 const s = (spec: FrameSpec): Buffer => encodeFrame(spec);
@@ -69,17 +73,46 @@ refuse('hs.no-upgrade', (h) => h.accept({ Upgrade: '' }));
 refuse('hs.upgrade-wrong', (h) => h.accept({ Upgrade: 'h2c' }));
 refuse('hs.subprotocol-not-offered', (h) => h.accept({ 'Sec-WebSocket-Protocol': 'other' }));
 refuse('hs.extension-not-offered', (h) => h.accept({ 'Sec-WebSocket-Extensions': 'x-unknown' }));
+refuse('hs.no-connection', (h) => h.accept({ Connection: '' }));
+refuse('hs.connection-keep-alive', (h) => h.accept({ Connection: 'keep-alive' }));
+refuse('hs.subprotocol-list', (h) => h.accept({ 'Sec-WebSocket-Protocol': 'a, b' }));
+cases.at(-1)!.options = { protocols: ['a', 'b'] };
+const withAccept = (h: RawServerHandshake): string => acceptKey(h.head.headers['sec-websocket-key'] ?? '');
+refuse('hs.http-1.0-response', (h) =>
+  h.respond('HTTP/1.0 101 Switching Protocols', { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Accept': withAccept(h) }));
+cases.at(-1)!.ws = { refused: false };
+// permessage-deflate responses the client must refuse (RFC 7692 §5, §7.1): the client offers it here.
+const pmdOffer = { perMessageDeflate: { clientMaxWindowBits: false } };
+for (const [id, value, ws] of [
+  ['hs.pmd-twice', 'permessage-deflate, permessage-deflate', { refused: false }],
+  ['hs.pmd-bad-window-bits', 'permessage-deflate; server_max_window_bits=7', undefined],
+  ['hs.pmd-unknown-param', 'permessage-deflate; foo', undefined],
+  ['hs.pmd-client-bits-not-offered', 'permessage-deflate; client_max_window_bits=10', undefined],
+] as const) {
+  cases.push({ id, answer: (h) => h.accept({ 'Sec-WebSocket-Extensions': value }), refused: true, options: pmdOffer, ws });
+}
+cases.push(
+  { id: 'hs.upgrade-case', answer: (h) => h.accept({ Upgrade: 'WebSocket' }) },
+  { id: 'hs.connection-list-case', answer: (h) => h.accept({ Connection: 'keep-alive, UPGRADE' }) },
+);
 
 describe.each(implementations)('client conformance: $name', (impl) => {
   test.concurrent.each(cases.map((row) => [row.id, row] as const))('%s', async (_id, row) => {
     const connected = new Promise<RawConnection | null>((resolve) => {
       void rawServer((h) => {
         const connection = row.answer ? row.answer(h) : h.accept();
-        if (connection && !row.refused) connection.write(row.frames ?? []);
+        if (connection && !(impl.name === 'ws' && row.ws?.refused !== undefined ? row.ws.refused : row.refused)) {
+          connection.write(row.frames ?? []);
+        }
         resolve(connection);
       }).then((srv) => {
         server = srv;
-        const client = new impl.WebSocket(`ws://127.0.0.1:${srv.port}/`, { perMessageDeflate: false, maxPayload: 32 << 20 });
+        const { protocols, ...options } = row.options ?? {};
+        const client = new impl.WebSocket(`ws://127.0.0.1:${srv.port}/`, (protocols as string[] | undefined) ?? [], {
+          perMessageDeflate: false,
+          maxPayload: 32 << 20,
+          ...options,
+        });
         client.on('open', () => seen.push('open'));
         client.on('error', () => seen.push('error'));
         client.on('message', (data, isBinary) => client.send(data as Buffer, { binary: isBinary }));
@@ -90,9 +123,10 @@ describe.each(implementations)('client conformance: $name', (impl) => {
     let server: Awaited<ReturnType<typeof rawServer>> | undefined;
     let clientClosed: Promise<unknown> = Promise.resolve();
     const seen: string[] = [];
+    const refused = impl.name === 'ws' && row.ws?.refused !== undefined ? row.ws.refused : row.refused;
     try {
       const conn = await connected;
-      if (row.refused) {
+      if (refused) {
         await clientClosed;
         expect(seen.filter((e) => e !== 'close')).toEqual(['error']);
         return;

@@ -180,6 +180,11 @@ add({ id: 'close.after-message', title: 'message, then close: echo, then close',
 // --- Opening handshake faults --------------------------------------------------------------------------
 add({ id: 'hs.post', title: 'POST instead of GET', request: { method: 'POST' }, expect: { status: 405 } });
 add({ id: 'hs.no-upgrade', title: 'missing Upgrade', request: { headers: { Upgrade: null } }, expect: { status: 400 }, ws: { status: 426, keepAlive: true } });
+const handshakeRequest = (version: string, host: boolean): string =>
+  [`GET / ${version}`, ...(host ? ['Host: localhost'] : []), 'Upgrade: websocket', 'Connection: Upgrade',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13', '', ''].join('\r\n');
+add({ id: 'hs.http-1.0', title: 'upgrade over HTTP/1.0', request: { rawRequest: handshakeRequest('HTTP/1.0', true) }, expect: { status: 400 }, ws: { status: 101 } });
+add({ id: 'hs.no-host', title: 'missing Host', request: { rawRequest: handshakeRequest('HTTP/1.1', false) }, expect: { status: 400 }, ws: { status: 101 } });
 add({ id: 'hs.upgrade-h2c', title: 'Upgrade: h2c', request: { headers: { Upgrade: 'h2c' } }, expect: { status: 400 } });
 add({ id: 'hs.upgrade-case', title: 'Upgrade: WebSocket (case-insensitive)', request: { headers: { Upgrade: 'WebSocket' } }, expect: { status: 101 } });
 add({ id: 'hs.no-connection', title: 'missing Connection', request: { headers: { Connection: null } }, expect: { status: 400 }, ws: { status: 426, keepAlive: true } });

@@ -8,8 +8,8 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { URL } from 'node:url';
-import type { ConnectionOptions } from './connection-options.js';
-import { DEFAULT_MAX_PAYLOAD } from './constants.js';
+import { validateConnectionOptions, type ConnectionOptions } from './connection-options.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PAYLOAD } from './constants.js';
 import { formatExtensions, parseExtensions } from './extension-header.js';
 import { acceptKey, isToken } from './handshake.js';
 import { PerMessageDeflate, type PerMessageDeflateOptions } from './permessage-deflate.js';
@@ -19,7 +19,7 @@ import type { WebSocket } from './websocket.js';
 // Clients share one heartbeat engine (one timer) per interval/timeout pair.
 const clientHeartbeats = new Map<string, Heartbeat>();
 function clientHeartbeat(options: HeartbeatOptions): Heartbeat {
-  const key = `${options.interval}/${options.timeout}/${options.resolution ?? ''}`;
+  const key = `${options.interval}/${options.timeout}/${options.resolution ?? ''}/${options.liveness ?? 'any'}`;
   let engine = clientHeartbeats.get(key);
   if (!engine) {
     engine = new Heartbeat(options);
@@ -40,7 +40,24 @@ export interface ClientOptions extends Omit<https.RequestOptions, 'headers' | 't
 
 interface Attempt {
   redirects: number;
+  /** host:port (or the IPC socket path) of the first request; redirects are judged against it. */
   originalHost: string | undefined;
+  originalSecure: boolean;
+}
+
+/** Request headers that carry credentials: never sent to another host, nor over ws: after wss:. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
+
+/** The user's headers without credentials (and without Host when the host changed), in any letter case. */
+function withoutCredentials(headers: Record<string, string> | undefined, dropHost: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (CREDENTIAL_HEADERS.has(lower) || (dropHost && lower === 'host')) continue;
+    out[name] = value;
+  }
+  return out;
 }
 
 function invalidUrl(message: string): SyntaxError {
@@ -52,7 +69,7 @@ export function connectClient(
   address: string | URL,
   protocols: string[],
   options: ClientOptions,
-  attempt: Attempt = { redirects: 0, originalHost: undefined },
+  attempt: Attempt = { redirects: 0, originalHost: undefined, originalSecure: false },
 ): void {
   const settings = {
     protocolVersion: 13 as 8 | 13,
@@ -63,8 +80,10 @@ export function connectClient(
     perMessageDeflate: true as boolean | PerMessageDeflateOptions,
     followRedirects: false,
     maxRedirects: 10,
+    handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT,
     ...options,
   };
+  validateConnectionOptions(settings);
   if (settings.protocolVersion !== 8 && settings.protocolVersion !== 13) {
     throw new RangeError(`Unsupported protocol version: ${String(settings.protocolVersion)} (supported versions: 8, 13)`);
   }
@@ -101,9 +120,16 @@ export function connectClient(
   const key = randomBytes(16).toString('base64');
   const defaultPort = secure ? 443 : 80;
 
+  // A redirect to another host:port (or IPC path), or from wss: down to ws:, sends no credentials: not the
+  // user's Authorization/Cookie headers (any letter case), nor URL or `auth` credentials; a user-set Host
+  // header is dropped when the host changed. Judged against the first request, as curl and ws do.
+  const hostKey = isUnix ? `unix:${url.pathname.split(':')[0]}` : url.host;
+  const hostChanged = attempt.redirects > 0 && attempt.originalHost !== hostKey;
+  const stripCredentials = hostChanged || (attempt.redirects > 0 && attempt.originalSecure && !secure);
+
   let deflate: PerMessageDeflate | null = null;
   const headers: Record<string, string> = {
-    ...settings.headers,
+    ...(stripCredentials ? withoutCredentials(settings.headers, hostChanged) : settings.headers),
     'Sec-WebSocket-Version': String(settings.protocolVersion),
     'Sec-WebSocket-Key': key,
     Connection: 'Upgrade',
@@ -168,14 +194,7 @@ export function connectClient(
     }
   }
   if (url.username || url.password) request.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
-  if (attempt.redirects > 0 && attempt.originalHost !== undefined && attempt.originalHost !== url.host) {
-    // Credentials are not forwarded to another host on redirect.
-    delete headers.authorization;
-    delete headers.Authorization;
-    delete headers.cookie;
-    delete headers.Cookie;
-    if (!url.username && !url.password) delete request.auth;
-  }
+  if (stripCredentials) delete request.auth;
 
   const req = secure ? https.request(request) : http.request(request);
   let settled = false;
@@ -222,7 +241,8 @@ export function connectClient(
       try {
         connectClient(ws, next, protocols, options, {
           redirects: attempt.redirects + 1,
-          originalHost: attempt.originalHost ?? url.host,
+          originalHost: attempt.redirects === 0 ? hostKey : attempt.originalHost,
+          originalSecure: attempt.redirects === 0 ? secure : attempt.originalSecure,
         });
       } catch (error) {
         ws.abortConnecting((error as Error).message, error as Error);
@@ -254,6 +274,8 @@ export function connectClient(
       socket.destroy();
       ws.abortConnecting(message);
     };
+    // RFC 6455 §4.1: the handshake is HTTP/1.1 (101 does not exist in HTTP/1.0).
+    if (res.httpVersionMajor !== 1 || res.httpVersionMinor < 1) return reject('Invalid HTTP version in the handshake response');
     const upgrade = res.headers.upgrade;
     if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return reject('Invalid Upgrade header');
     if (res.headers['sec-websocket-accept'] !== acceptKey(key)) return reject('Invalid Sec-WebSocket-Accept header');

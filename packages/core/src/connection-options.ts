@@ -1,5 +1,5 @@
 /** Options that shape each connection, shared by WebSocketServer (for its clients) and the client WebSocket. */
-import type { HeartbeatOptions } from './heartbeat.js';
+import { validateHeartbeatOptions, MAX_TIMER_DELAY, type HeartbeatOptions } from './heartbeat.js';
 import type { PerMessageDeflateOptions } from './permessage-deflate.js';
 
 export interface ConnectionOptions {
@@ -35,4 +35,36 @@ export interface ConnectionOptions {
   maxBufferedChunks?: number;
   /** Automatic pongs waiting to be written before the socket is terminated. Default 60 (as ws); 0: no limit. */
   maxPendingAutoPongs?: number;
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+/** A timer delay in ms: 0 (off) up to the largest delay a Node timer takes. */
+function checkDelay(name: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !(value >= 0) || value > MAX_TIMER_DELAY) {
+    throw new RangeError(`The ${name} option must be a number of milliseconds from 0 to ${MAX_TIMER_DELAY}, got ${describe(value)}`);
+  }
+}
+
+/**
+ * Throws a RangeError (TypeError for a heartbeat that is not an object) naming the first invalid option, so a
+ * typo fails at construction instead of misbehaving on the first connection.
+ */
+export function validateConnectionOptions(options: ConnectionOptions & { handshakeTimeout?: number }): void {
+  checkDelay('closeTimeout', options.closeTimeout);
+  checkDelay('handshakeTimeout', options.handshakeTimeout);
+  const { maxBufferedAmount, fragmentationThreshold, heartbeat } = options;
+  if (maxBufferedAmount !== undefined && (typeof maxBufferedAmount !== 'number' || !(maxBufferedAmount >= 0))) {
+    throw new RangeError(`The maxBufferedAmount option must be a number of bytes >= 0 (0: no limit), got ${describe(maxBufferedAmount)}`);
+  }
+  if (
+    fragmentationThreshold !== undefined &&
+    (typeof fragmentationThreshold !== 'number' || !Number.isSafeInteger(fragmentationThreshold) || fragmentationThreshold < 1)
+  ) {
+    throw new RangeError(`The fragmentationThreshold option must be an integer number of bytes >= 1, got ${describe(fragmentationThreshold)}`);
+  }
+  if (heartbeat !== undefined && heartbeat !== null && (heartbeat as unknown) !== false) validateHeartbeatOptions(heartbeat);
 }

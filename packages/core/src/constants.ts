@@ -45,7 +45,11 @@ export const DEFAULT_CLOSE_TIMEOUT = 30_000;
 export const DEFAULT_MAX_FRAGMENTS = 16 * 1024;
 export const DEFAULT_MAX_BUFFERED_CHUNKS = 256 * 1024;
 export const DEFAULT_MAX_PENDING_AUTO_PONGS = 60;
-export const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
+/**
+ * One deadline for an opening handshake, in both roles: the server's handshakeTimeout (verifyClient, slow
+ * request heads), the router's decisionTimeout and the client's handshakeTimeout. 0 turns it off.
+ */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 export const MAX_CONTROL_PAYLOAD = 125;
 export const MAX_CLOSE_REASON = 123;
 

@@ -1,10 +1,16 @@
 /**
  * Messages → frames → socket. Frames written in one tick are gathered into one batch buffer (small
  * payloads are copied in right behind their header) and handed to the socket in a single write on the
- * next tick, so an echo of many small messages costs one syscall per tick, not one per message. Large
- * payloads are not copied: header and payload go out together through cork/uncork (writev).
+ * next tick, so an echo of many small messages costs one syscall per tick, not one per message. A larger
+ * payload up to COPY_LIMIT is copied behind its header into a buffer of its own; above that, or when the
+ * bytes are already ours (compressed output), header and payload go out together through cork/uncork (writev).
  * Steps that complete asynchronously (compression, Blob reads) hold every later frame back, so frames
  * leave in the order they were sent.
+ *
+ * Buffer ownership: once sendMessage() returns, the caller may reuse a payload of up to COPY_LIMIT bytes.
+ * Whatever cannot be consumed at once (a large frame written on the next flush, a message waiting behind
+ * another, input to the compressor, a fragmented message waiting for 'drain') is copied first. Larger
+ * payloads are held by reference until their callback runs, as Node streams hold written chunks.
  */
 import { randomFillSync } from 'node:crypto';
 import type { Duplex } from 'node:stream';
@@ -22,10 +28,17 @@ export interface MessageCompressor {
 }
 
 const SMALL_PAYLOAD = 16 * 1024;
+/** Payloads up to this size are copied when they cannot be consumed at once (see the file comment). */
+export const COPY_LIMIT = 1024 * 1024;
 const BATCH_SIZE = 64 * 1024;
 // A tick's first batch: below Buffer.poolSize / 2, so it is a slice of Node's shared pool, not an
 // ArrayBuffer of its own. Batches never outlive the flush, so a quiet connection holds no batch.
 const FIRST_BATCH_SIZE = 2048;
+
+/** The caller's bytes, copied when small enough that the caller may reuse them (`owned`: ours already). */
+function retain(data: Buffer, owned: boolean): Buffer {
+  return owned || data.length > COPY_LIMIT || data.length === 0 ? data : Buffer.from(data);
+}
 
 const maskPool = Buffer.allocUnsafe(8192);
 let maskPoolOffset = maskPool.length;
@@ -95,6 +108,8 @@ export interface MessageOptions {
   fin: boolean;
   mask: boolean;
   compress: boolean;
+  /** The payload is the framer's to keep (a fresh copy, a Blob's bytes): never copied again. */
+  owned?: boolean;
 }
 
 export class Framer implements FanoutTarget {
@@ -144,9 +159,12 @@ export class Framer implements FanoutTarget {
       return;
     }
     if (this.busy) {
-      this.holdBack(data.length, () => this.sendMessage(data, options, cb));
+      const kept = retain(data, options.owned === true);
+      const retry = kept === data ? options : { ...options, owned: true };
+      this.holdBack(data.length, () => this.sendMessage(kept, retry, cb));
       return;
     }
+    const owned = options.owned === true;
     let opcode: number = options.binary ? Opcode.Binary : Opcode.Text;
     let compress: boolean;
     if (this.inFragmentedMessage) {
@@ -160,13 +178,14 @@ export class Framer implements FanoutTarget {
     this.inFragmentedMessage = !options.fin;
 
     if (!compress) {
-      this.writeData(opcode, options.fin, false, data, options.mask, cb);
+      this.writeData(opcode, options.fin, false, data, owned, options.mask, cb);
       return;
     }
     this.busy = true;
     this.queuedBytes += data.length;
     this.compressingCallback = cb ?? null;
-    this.compressor!.compress(data, options.fin, (error, result) => {
+    // zlib reads its input on the thread pool, after this call has returned.
+    this.compressor!.compress(retain(data, owned), options.fin, (error, result) => {
       if (this.destroyed) return;
       this.compressingCallback = null;
       this.queuedBytes -= data.length;
@@ -176,32 +195,50 @@ export class Framer implements FanoutTarget {
         this.socket.destroy(error ?? undefined);
         return;
       }
-      this.writeData(opcode, options.fin, first, result, options.mask, cb);
+      this.writeData(opcode, options.fin, first, result, true, options.mask, cb);
       this.drain();
     });
   }
 
-  private writeData(opcode: number, fin: boolean, rsv1: boolean, payload: Buffer, mask: boolean, cb?: SendCallback): void {
+  private writeData(
+    opcode: number,
+    fin: boolean,
+    rsv1: boolean,
+    payload: Buffer,
+    owned: boolean,
+    mask: boolean,
+    cb?: SendCallback,
+  ): void {
     const size = this.fragmentSize;
+    // Above COPY_LIMIT the caller leaves the buffer alone until the callback: no copy is needed.
+    if (payload.length > COPY_LIMIT) owned = true;
     if (size <= 0 || payload.length <= size) {
-      this.writeFrame(opcode, fin, rsv1, payload, mask, cb);
+      this.writeFrame(opcode, fin, rsv1, payload, mask, cb, owned);
       return;
     }
     this.busy = true;
     this.streaming = true;
     this.streamCallback = cb;
     let offset = 0;
+    let first = true;
     const pump = (): void => {
       if (this.destroyed) return;
       while (offset < payload.length) {
         const end = Math.min(offset + size, payload.length);
         const last = end === payload.length;
-        const first = offset === 0;
-        this.writeFrame(first ? opcode : Opcode.Continuation, last && fin, first && rsv1, payload.subarray(offset, end), mask, last ? cb : undefined);
+        const part = payload.subarray(offset, end);
+        this.writeFrame(first ? opcode : Opcode.Continuation, last && fin, first && rsv1, part, mask, last ? cb : undefined, owned);
+        first = false;
         offset = end;
         if (!last) {
           this.flush();
           if (this.socket.writableNeedDrain) {
+            if (!owned) {
+              // The rest goes out after send() has returned: keep our own copy of it.
+              payload = Buffer.from(payload.subarray(offset));
+              offset = 0;
+              owned = true;
+            }
             this.socket.once('drain', pump);
             return;
           }
@@ -240,7 +277,8 @@ export class Framer implements FanoutTarget {
     // Control frames may go between the fragments of a message (RFC 6455 §5.4), but a close frame must
     // follow all data.
     if (this.busy && !(this.streaming && opcode !== Opcode.Close)) {
-      this.holdBack(data.length, () => this.sendControl(opcode, data, mask, cb));
+      const kept = retain(data, false);
+      this.holdBack(data.length, () => this.sendControl(opcode, kept, mask, cb));
       return;
     }
     this.writeFrame(opcode, true, false, data, mask, cb);
@@ -339,7 +377,16 @@ export class Framer implements FanoutTarget {
     for (const job of queue) job();
   }
 
-  private writeFrame(opcode: number, fin: boolean, rsv1: boolean, payload: Buffer, mask: boolean, cb?: SendCallback): void {
+  /** `owned`: the payload may be kept by reference until the flush (it is not the caller's buffer). */
+  private writeFrame(
+    opcode: number,
+    fin: boolean,
+    rsv1: boolean,
+    payload: Buffer,
+    mask: boolean,
+    cb?: SendCallback,
+    owned = false,
+  ): void {
     if (this.destroyed) {
       if (cb) process.nextTick(cb, socketClosedError());
       return;
@@ -364,6 +411,11 @@ export class Framer implements FanoutTarget {
       if (key) {
         const frame = Buffer.allocUnsafe(headerLength + length);
         maskInto(payload, key, frame, writeFrameHeader(frame, 0, opcode, fin, rsv1, length, key));
+        this.out.push(frame);
+      } else if (!owned && length <= COPY_LIMIT) {
+        // Written on the next flush, after send() returned: header and a copy of the payload in one buffer.
+        const frame = Buffer.allocUnsafe(headerLength + length);
+        payload.copy(frame, writeFrameHeader(frame, 0, opcode, fin, rsv1, length, null));
         this.out.push(frame);
       } else {
         const header = Buffer.allocUnsafe(headerLength);

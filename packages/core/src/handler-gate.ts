@@ -3,9 +3,38 @@
  * listeners (async handlers that await a database before `ws.on('message')`), then releases them in
  * order. Nothing is dropped: the socket is paused, so bytes wait in the parser and the kernel.
  * A handler that throws or rejects closes the socket with 1011 and is reported to `onError`.
+ * A socket the handler paused itself (its own flow control) stays paused: only the gate's pause is undone.
  */
 import { OPEN } from './constants.js';
 import type { WebSocket } from './websocket.js';
+
+/** Notes pause()/resume() calls made on `ws` while the handler runs; `settle()` stops watching. */
+function watchFlowControl(ws: WebSocket): { pausedByHandler: () => boolean; settle: () => void } {
+  let pausedByHandler = false;
+  const own = Object.prototype.hasOwnProperty.call(ws, 'pause') || Object.prototype.hasOwnProperty.call(ws, 'resume');
+  const { pause, resume } = ws;
+  // Own properties shadow the prototype's methods for this socket only, and are deleted afterwards.
+  ws.pause = function (this: WebSocket): void {
+    pausedByHandler = true;
+    pause.call(this);
+  };
+  ws.resume = function (this: WebSocket): void {
+    pausedByHandler = false;
+    resume.call(this);
+  };
+  return {
+    pausedByHandler: () => pausedByHandler,
+    settle: () => {
+      if (own) {
+        ws.pause = pause;
+        ws.resume = resume;
+      } else {
+        delete (ws as Partial<Pick<WebSocket, 'pause' | 'resume'>>).pause;
+        delete (ws as Partial<Pick<WebSocket, 'pause' | 'resume'>>).resume;
+      }
+    },
+  };
+}
 
 export function runHandler<T extends WebSocket>(
   ws: T,
@@ -13,6 +42,11 @@ export function runHandler<T extends WebSocket>(
   onError: (error: unknown, ws: T) => void = () => {},
 ): Promise<void> {
   ws.pause();
+  const watch = watchFlowControl(ws);
+  const release = (): void => {
+    watch.settle();
+    if (!watch.pausedByHandler()) ws.resume();
+  };
   const fail = (error: unknown): void => {
     onError(error, ws);
     if (ws.readyState === OPEN) ws.close(1011, 'Internal server error');
@@ -21,19 +55,16 @@ export function runHandler<T extends WebSocket>(
   try {
     result = handler();
   } catch (error) {
-    ws.resume();
+    release();
     fail(error);
     return Promise.resolve();
   }
   if (result && typeof (result as PromiseLike<unknown>).then === 'function') {
-    return Promise.resolve(result).then(
-      () => ws.resume(),
-      (error: unknown) => {
-        ws.resume();
-        fail(error);
-      },
-    );
+    return Promise.resolve(result).then(release, (error: unknown) => {
+      release();
+      fail(error);
+    });
   }
-  ws.resume();
+  release();
   return Promise.resolve();
 }

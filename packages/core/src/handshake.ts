@@ -84,6 +84,11 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
 /** Validates an upgrade request; returns what the handshake needs, or the HTTP refusal to send. */
 export function validateUpgradeRequest(req: IncomingMessage): UpgradeRequestInfo | HandshakeError {
   if (req.method !== 'GET') return new HandshakeError(405, 'Invalid HTTP method', { Allow: 'GET' });
+  // RFC 6455 §4.2.1: an HTTP/1.1 or higher GET with a Host header (HTTP/2 carries :authority instead).
+  if (req.httpVersionMajor < 2) {
+    if (req.httpVersionMajor < 1 || req.httpVersionMinor < 1) return new HandshakeError(400, 'HTTP/1.1 or higher is required');
+    if (!req.headers.host) return new HandshakeError(400, 'Missing Host header');
+  }
   const upgrade = headerValue(req, 'upgrade');
   if (upgrade === undefined || upgrade.trim().toLowerCase() !== 'websocket') {
     return new HandshakeError(400, 'Invalid Upgrade header');

@@ -19,6 +19,40 @@ export interface HeartbeatOptions {
    * the smaller of interval and timeout, between 1 ms and 1 s.
    */
   resolution?: number;
+  /**
+   * What proves the peer alive. 'any' (default): any frame received; a socket that keeps sending is never
+   * pinged, so busy connections cost nothing and only idle ones are probed. 'pong': only a pong answering our
+   * ping; every socket is pinged each `interval`, and a peer that writes but never reads (so never sees the
+   * ping) is dropped `timeout` ms later.
+   */
+  liveness?: 'any' | 'pong';
+}
+
+/** Largest delay a Node timer takes (ms); longer ones fire at once. */
+export const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+function checkDelay(name: string, value: unknown): void {
+  if (typeof value !== 'number' || !(value > 0) || value > MAX_TIMER_DELAY) {
+    throw new RangeError(`heartbeat ${name} must be a number of milliseconds above 0 and at most ${MAX_TIMER_DELAY}, got ${String(value)}`);
+  }
+}
+
+/** Throws a RangeError naming the first invalid heartbeat setting. */
+export function validateHeartbeatOptions(options: unknown): asserts options is HeartbeatOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('The heartbeat option must be an object: { interval, timeout }');
+  }
+  const o = options as Record<string, unknown>;
+  checkDelay('interval', o.interval);
+  checkDelay('timeout', o.timeout);
+  if (o.resolution !== undefined) {
+    checkDelay('resolution', o.resolution);
+    // Timers do not tick faster than 1 ms, and a finer wheel only costs memory.
+    if ((o.resolution as number) < 1) throw new RangeError(`heartbeat resolution must be at least 1 ms, got ${String(o.resolution)}`);
+  }
+  if (o.liveness !== undefined && o.liveness !== 'any' && o.liveness !== 'pong') {
+    throw new RangeError(`heartbeat liveness must be 'any' or 'pong', got ${String(o.liveness)}`);
+  }
 }
 
 /** What a socket exposes to the heartbeat. */
@@ -74,15 +108,21 @@ class Entry implements HeartbeatEntry {
   }
 
   touch(): void {
+    if (this.owner?.pongOnly) return;
     this.alive = true;
     this.lastActivity = performance.now();
   }
 
   pong(payload: Buffer): number | undefined {
-    this.touch();
     const sentAt = this.pingSentAt;
-    if (sentAt === undefined || payload.length !== PING_PAYLOAD_LENGTH) return undefined;
-    if (payload.readDoubleBE(0) !== sentAt) return undefined;
+    const answers = sentAt !== undefined && payload.length === PING_PAYLOAD_LENGTH && payload.readDoubleBE(0) === sentAt;
+    // In 'pong' mode only the answer to our ping counts: an unsolicited pong proves nothing was read.
+    if (!answers) {
+      this.touch();
+      return undefined;
+    }
+    this.alive = true;
+    this.lastActivity = performance.now();
     this.pingSentAt = undefined;
     this.rtt = this.lastActivity - sentAt;
     return this.rtt;
@@ -93,6 +133,10 @@ export class Heartbeat {
   readonly interval: number;
   readonly timeout: number;
   readonly resolution: number;
+  /** liveness 'pong': received data does not count, only answers to our pings. */
+  readonly pongOnly: boolean;
+  /** Gets what a target threw from its callbacks; the timer itself never throws. */
+  readonly onError: (error: unknown) => void;
 
   #slots: (Entry | null)[];
   #origin = performance.now();
@@ -102,15 +146,15 @@ export class Heartbeat {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(options: HeartbeatOptions) {
+  constructor(options: HeartbeatOptions, onError: (error: unknown) => void = reportTargetError) {
+    validateHeartbeatOptions(options);
     const { interval, timeout } = options;
-    if (!(interval > 0) || !Number.isFinite(interval)) throw new RangeError('heartbeat interval must be a positive number');
-    if (!(timeout > 0) || !Number.isFinite(timeout)) throw new RangeError('heartbeat timeout must be a positive number');
     const resolution = options.resolution ?? Math.min(1000, Math.max(1, Math.min(interval, timeout) / 10));
-    if (!(resolution > 0) || !Number.isFinite(resolution)) throw new RangeError('heartbeat resolution must be a positive number');
     this.interval = interval;
     this.timeout = timeout;
     this.resolution = resolution;
+    this.pongOnly = options.liveness === 'pong';
+    this.onError = onError;
     // Every deadline lies at most max(interval, timeout) ahead, so one revolution covers it; the spare
     // slots absorb rounding and timer lateness. Entries that still land early are kept by the dueTick check.
     this.#slots = new Array<Entry | null>(Math.ceil(Math.max(interval, timeout) / resolution) + 4).fill(null);
@@ -154,7 +198,14 @@ export class Heartbeat {
     // Re-base the wheel so tick numbers stay small and the first tick is a full resolution away.
     this.#origin = performance.now();
     this.#tick = 0;
-    this.#timer = setInterval(() => this.#advance(), this.resolution);
+    this.#timer = setInterval(() => {
+      try {
+        this.#advance();
+      } catch (error) {
+        // A bug here must not escape a timer callback: that would crash the process.
+        this.#report(error);
+      }
+    }, this.resolution);
     this.#timer.unref();
   }
 
@@ -211,12 +262,11 @@ export class Heartbeat {
     }
     this.#tick = target;
     // Callbacks run after the wheel is consistent, since they may remove entries or close the heartbeat.
-    let failure: { error: unknown } | undefined;
     for (const entry of toTimeOut) {
       try {
         entry.target.heartbeatTimedOut();
       } catch (error) {
-        failure ??= { error };
+        this.#report(error);
       }
     }
     for (const entry of toPing) {
@@ -226,10 +276,17 @@ export class Heartbeat {
       try {
         entry.target.sendHeartbeatPing(payload);
       } catch (error) {
-        failure ??= { error };
+        this.#report(error);
       }
     }
-    if (failure !== undefined) throw failure.error;
+  }
+
+  #report(error: unknown): void {
+    try {
+      this.onError(error);
+    } catch {
+      // The reporter failed too; nothing is left to tell.
+    }
   }
 
   #evaluate(entry: Entry, now: number, toPing: Entry[], toTimeOut: Entry[]): void {
@@ -257,4 +314,10 @@ export class Heartbeat {
       this.#schedule(entry, entry.lastActivity + this.interval);
     }
   }
+}
+
+/** Default reporter: a process warning (printed once per distinct message by Node), never an exception. */
+function reportTargetError(error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  process.emitWarning(`A heartbeat target failed: ${message}`, { code: 'WSKIT_HEARTBEAT_TARGET' });
 }

@@ -17,6 +17,19 @@ export { createUpgradeResponse, type UpgradeResponse } from './upgrade-response.
 export { ClientSet, broadcast, type BroadcastOptions } from './client-set.js';
 export { closeAll, type CloseAllOptions } from './shutdown.js';
 export { runHandler } from './handler-gate.js';
+export {
+  UpgradePipeline,
+  pendingUpgradeOf,
+  isWebSocketUpgrade,
+  statusOf,
+  type PendingUpgrade,
+  type UpgradePipelineOptions,
+  type UpgradePipelineHooks,
+  type UnmatchedUpgrade,
+  type UpgradeServer,
+  type SocketErrorHook,
+} from './upgrade-pipeline.js';
+export { guardSocket, isPeerError, type SocketProblem, type SocketProblemHandler } from './listener-guard.js';
 export { PathPattern, type PathPatternOptions, type PathParams } from './path-pattern.js';
 export { createWebSocketStream } from './stream.js';
 export { Heartbeat, type HeartbeatOptions } from './heartbeat.js';

@@ -8,6 +8,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { ClientSet } from './client-set.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT } from './constants.js';
 import { HandshakeError } from './errors.js';
 import { isToken, validateUpgradeRequest, writeHttpError } from './handshake.js';
 import { PathPattern, type PathParams } from './path-pattern.js';
@@ -54,7 +55,7 @@ export type RouterOptions = Omit<
   ServerOptions,
   'port' | 'host' | 'backlog' | 'server' | 'noServer' | 'path' | 'verifyClient' | 'handleProtocols' | 'clientTracking'
 > & {
-  /** Time a handler has to accept or reject before the request is refused with 408 (ms). Default 10000. */
+  /** Time a handler has to accept or reject before the request is refused with 408 (ms). Default 10000 (DEFAULT_HANDSHAKE_TIMEOUT). */
   decisionTimeout?: number;
 };
 
@@ -105,7 +106,7 @@ export class WebSocketRouter {
   };
 
   constructor(server?: HttpServer | HttpsServer, options: RouterOptions = {}) {
-    const { decisionTimeout = 10_000, ...serverOptions } = options;
+    const { decisionTimeout = DEFAULT_HANDSHAKE_TIMEOUT, ...serverOptions } = options;
     this.decisionTimeout = decisionTimeout;
     this.wss = new WebSocketServer({
       ...serverOptions,
@@ -206,18 +207,27 @@ export class WebSocketRouter {
           writeHttpError(socket, 400, 'The selected subprotocol was not requested');
           return null;
         }
-        const headers: string[] = [];
-        for (const cookie of options.cookies ?? []) headers.push(`Set-Cookie: ${serializeCookie(cookie)}`);
-        for (const [name, value] of Object.entries(options.headers ?? {})) {
-          if (!isToken(name) || /[\r\n]/.test(value)) throw new TypeError(`Invalid header ${name}`);
-          headers.push(`${name}: ${value}`);
-        }
-        this.pending.set(req, { protocol: selected, headers });
         let accepted: WebSocket | null = null;
-        this.wss.handleUpgrade(req, socket, head, (ws) => {
-          accepted = ws;
-        });
-        this.pending.delete(req);
+        try {
+          const headers: string[] = [];
+          for (const cookie of options.cookies ?? []) headers.push(`Set-Cookie: ${serializeCookie(cookie)}`);
+          for (const [name, value] of Object.entries(options.headers ?? {})) {
+            if (!isToken(name) || typeof value !== 'string' || /[\r\n]/.test(value)) {
+              throw new TypeError(`Invalid header ${JSON.stringify(name)}`);
+            }
+            headers.push(`${name}: ${value}`);
+          }
+          this.pending.set(req, { protocol: selected, headers });
+          this.wss.handleUpgrade(req, socket, head, (ws) => {
+            accepted = ws;
+          });
+        } catch (error) {
+          // The request is settled, so nothing else would answer it: 500, and the socket is freed.
+          if (accepted === null) writeHttpError(socket, 500);
+          throw error;
+        } finally {
+          this.pending.delete(req);
+        }
         if (accepted) this.clients.track(accepted);
         return accepted;
       },

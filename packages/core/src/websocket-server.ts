@@ -7,12 +7,13 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
+  DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_MAX_BUFFERED_CHUNKS,
   DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_PAYLOAD,
   DEFAULT_MAX_PENDING_AUTO_PONGS,
 } from './constants.js';
-import type { ConnectionOptions } from './connection-options.js';
+import { validateConnectionOptions, type ConnectionOptions } from './connection-options.js';
 import { HandshakeError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import { formatExtensions, parseExtensions } from './extension-header.js';
@@ -89,11 +90,12 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       autoPong: true,
       allowSynchronousEvents: true,
       clientTracking: true,
-      handshakeTimeout: 10_000,
+      handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT,
       perMessageDeflate: false,
       ...options,
     } as ResolvedOptions;
     const o = this.options;
+    validateConnectionOptions(o);
     const ways = Number(o.port != null) + Number(o.server != null) + Number(Boolean(o.noServer));
     if (ways !== 1) {
       throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');

@@ -101,6 +101,20 @@ export function toBuffer(data: Exclude<Data, Blob> | number): Buffer {
   throw new TypeError('The data argument must be a string, Buffer, ArrayBuffer, ArrayBufferView or Blob');
 }
 
+/**
+ * The bytes of a close reason: exactly the view's bytes for a typed array or DataView (its byteOffset and
+ * byteLength, not the whole ArrayBuffer behind it, nor element values), all of an ArrayBuffer.
+ */
+function closeReasonBytes(reason: string | Buffer | ArrayBuffer | ArrayBufferView | undefined): Buffer {
+  if (reason === undefined) return EMPTY_BUFFER;
+  if (typeof reason === 'string') return Buffer.from(reason);
+  if (Buffer.isBuffer(reason)) return reason;
+  if (ArrayBuffer.isView(reason)) return Buffer.from(reason.buffer, reason.byteOffset, reason.byteLength);
+  const raw: unknown = reason;
+  if (raw instanceof ArrayBuffer || raw instanceof SharedArrayBuffer) return Buffer.from(raw);
+  throw new TypeError('The reason argument must be a string, Buffer, ArrayBuffer or ArrayBufferView');
+}
+
 function closePayload(code: number, reason: Buffer): Buffer {
   const payload = Buffer.allocUnsafe(2 + reason.length);
   payload.writeUInt16BE(code, 0);
@@ -399,9 +413,12 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     const fin = options.fin ?? true;
     if (isBlob(data)) {
       const binary = options.binary ?? true;
+      // A Blob is read later, but its bytes count as buffered from now on, limit included.
+      if (this.dropIfOverLimit(data.size, cb)) return;
       framer.sendLater(data.size, (done) => {
         data.arrayBuffer().then(
-          (buffer) => done(() => framer.sendMessage(Buffer.from(buffer), { binary, fin, mask, compress }, cb)),
+          (buffer) =>
+            done(() => framer.sendMessage(Buffer.from(buffer), { binary, fin, mask, compress, owned: true }, cb)),
           (error: Error) => {
             cb?.(error);
             done();
@@ -495,7 +512,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
 
   // ─── Closing ──────────────────────────────────────────────────────────────
 
-  close(code?: number, reason?: string | Buffer): void {
+  close(code?: number, reason?: string | Buffer | ArrayBuffer | ArrayBufferView): void {
     if (this._readyState === CLOSED) return;
     if (this._readyState === CONNECTING) {
       this.abortConnecting('WebSocket was closed before the connection was established');
@@ -510,7 +527,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       if (typeof code !== 'number' || !isValidCloseCode(code)) {
         throw new TypeError('First argument must be a valid error code number');
       }
-      const reasonBytes = reason === undefined ? EMPTY_BUFFER : Buffer.isBuffer(reason) ? reason : Buffer.from(reason);
+      const reasonBytes = closeReasonBytes(reason);
       if (reasonBytes.length > MAX_CLOSE_REASON) {
         throw new RangeError('The message must not be greater than 123 bytes');
       }

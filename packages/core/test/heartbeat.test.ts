@@ -141,7 +141,8 @@ describe('Heartbeat with fake timers', () => {
   });
 
   test('a target that removes neighbours or throws does not disturb the others', () => {
-    const hb = new Heartbeat({ interval, timeout });
+    const reported: unknown[] = [];
+    const hb = new Heartbeat({ interval, timeout }, (error) => reported.push(error));
     const targets = Array.from({ length: 10 }, () => new FakeTarget());
     const entries: HeartbeatEntry[] = [];
     const thrower: HeartbeatTarget = {
@@ -150,20 +151,65 @@ describe('Heartbeat with fake timers', () => {
         for (const e of entries.slice(0, 5)) hb.remove(e);
         throw new Error('boom');
       },
-      heartbeatTimedOut() {},
+      heartbeatTimedOut() {
+        throw new Error('boom again');
+      },
     };
     hb.add(thrower);
     for (const t of targets) entries.push(hb.add(t));
-    // The error surfaces (as from any timer callback) after every other target was served.
-    expect(() => jest.advanceTimersByTime(interval + tolerance)).toThrow('boom');
+    // The error is reported, never thrown out of the timer (that would crash the process), and every
+    // other target was served.
+    expect(() => jest.advanceTimersByTime(interval + tolerance)).not.toThrow();
+    expect(reported).toEqual([new Error('boom')]);
     expect(hb.size).toBe(6);
     const pinged = targets.map((t) => t.pings.length);
     // Targets added after the thrower are dispatched in some order; the removed ones may or may not
     // have been pinged already, the kept ones must have been.
     expect(pinged.slice(5)).toEqual([1, 1, 1, 1, 1]);
-    jest.advanceTimersByTime(timeout + tolerance);
+    expect(() => jest.advanceTimersByTime(timeout + tolerance)).not.toThrow();
+    expect(reported).toEqual([new Error('boom'), new Error('boom again')]);
     expect(targets.slice(5).every((t) => t.timedOutAt !== undefined)).toBe(true);
     expect(targets.slice(0, 5).every((t) => t.timedOutAt === undefined)).toBe(true);
+    hb.close();
+  });
+
+  test("liveness 'pong': data does not count, only the answer to our ping", () => {
+    const hb = new Heartbeat({ interval, timeout, liveness: 'pong' });
+    const talker = new FakeTarget();
+    const answerer = new FakeTarget();
+    const a = hb.add(talker);
+    const b = hb.add(answerer);
+    for (let t = 0; t < interval + tolerance; t += 50) {
+      a.touch();
+      b.touch();
+      jest.advanceTimersByTime(50);
+    }
+    // Both were pinged although both kept sending.
+    expect(talker.pings).toHaveLength(1);
+    expect(answerer.pings).toHaveLength(1);
+    expect(b.pong(Buffer.from('unsolicited'))).toBeUndefined();
+    expect(b.isAlive).toBe(false);
+    expect(b.pong(answerer.pings[0]!.payload)).toEqual(expect.any(Number));
+    expect(b.isAlive).toBe(true);
+    for (let t = 0; t < timeout + tolerance; t += 50) {
+      a.touch();
+      jest.advanceTimersByTime(50);
+    }
+    expect(talker.timedOutAt).toBeDefined();
+    expect(answerer.timedOutAt).toBeUndefined();
+    hb.close();
+  });
+
+  test("liveness 'any' (default): a socket that keeps sending is never pinged", () => {
+    const hb = new Heartbeat({ interval, timeout });
+    const talker = new FakeTarget();
+    const a = hb.add(talker);
+    for (let t = 0; t < 3 * (interval + timeout); t += 50) {
+      a.touch();
+      jest.advanceTimersByTime(50);
+    }
+    expect(talker.pings).toHaveLength(0);
+    expect(talker.timedOutAt).toBeUndefined();
     hb.close();
   });
 
@@ -192,6 +238,9 @@ describe('Heartbeat with fake timers', () => {
     expect(() => new Heartbeat({ interval: 0, timeout: 1 })).toThrow(RangeError);
     expect(() => new Heartbeat({ interval: 1, timeout: Number.NaN })).toThrow(RangeError);
     expect(() => new Heartbeat({ interval: 1, timeout: 1, resolution: -1 })).toThrow(RangeError);
+    expect(() => new Heartbeat({ interval: 1, timeout: 1, resolution: 0.01 })).toThrow(RangeError);
+    expect(() => new Heartbeat({ interval: 2 ** 31, timeout: 1 })).toThrow(RangeError);
+    expect(() => new Heartbeat({ interval: 1, timeout: 1, liveness: 'data' as 'any' })).toThrow(RangeError);
   });
 });
 

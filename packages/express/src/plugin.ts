@@ -6,10 +6,18 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Router, RouterOptions } from 'express';
-import { ClientSet, WebSocketServer, closeAll, runHandler, type ServerOptions, type WebSocket } from '@wskit/core';
+import {
+  ClientSet,
+  UpgradePipeline,
+  WebSocketServer,
+  closeAll,
+  pendingUpgradeOf,
+  type ServerOptions,
+  type WebSocket,
+} from '@wskit/core';
 import type { ErrorHook, SocketOptions, WskitExpressOptions } from './options.js';
 import { routerFactoryOf, type RouterFactory } from './router-factory.js';
-import { createUpgradeListener, type RequestHandlingApp } from './upgrade-dispatcher.js';
+import { dispatchThroughApp, type RequestHandlingApp } from './upgrade-dispatcher.js';
 import { createWsMethod, type RouteHost, type Routable, type WithWebSocket, type WsMethod } from './ws-method.js';
 import type { WsRoute } from './ws-route.js';
 
@@ -39,26 +47,41 @@ export interface WskitExpress<A> {
   close(): Promise<void>;
 }
 
-const DEFAULT_PIPELINE_TIMEOUT = 10_000;
-
 export function wskitExpress<A extends Routable>(app: A, options: WskitExpressSetup = {}): WskitExpress<A> {
   const {
     server: initialServer,
     onError,
-    shutdownTimeout = 5000,
+    onDebug,
+    shutdownTimeout,
+    closeReason,
+    upgradeTimeout,
     Router: routerOption,
     shouldHandle,
-    unmatched = '404',
+    unmatched,
     ...socketDefaults
   } = options;
   const reportError: ErrorHook =
-    onError ?? ((error) => console.error('[@wskit/express] ws handler failed:', error));
+    onError ?? ((error) => console.error('[@wskit/express] websocket error:', error));
   const wss = new WebSocketServer(toServerOptions(socketDefaults));
   const servers = new Set<WebSocketServer>([wss]);
-  const clients = new ClientSet<WebSocket>();
+  const pipeline = new UpgradePipeline(
+    {
+      dispatch: (upgrade) => dispatchThroughApp(app as unknown as RequestHandlingApp, upgrade),
+      onDebug: onDebug && ((message, error) => onDebug(message, error)),
+    },
+    {
+      upgradeTimeout: upgradeTimeout ?? options.handshakeTimeout,
+      shutdownTimeout,
+      closeReason,
+      unmatched,
+      shouldHandle,
+    },
+  );
+  const clients = pipeline.clients;
+  /** The sockets each attached server accepted: closing one server shuts down only its own. */
+  const clientsByServer = new Map<AnyServer, ClientSet<WebSocket>>();
   const routes: WsRoute[] = [];
   const detachers = new Map<AnyServer, () => void>();
-  let closing: Promise<void> | null = null;
 
   const host: RouteHost = {
     serverFor(routeOptions) {
@@ -70,11 +93,19 @@ export function wskitExpress<A extends Routable>(app: A, options: WskitExpressSe
       servers.add(own);
       return own;
     },
-    accept(route, ws, req, handler) {
-      route.clients.track(ws);
-      clients.track(ws);
-      route.wss.emit('connection', ws, req);
-      void runHandler(ws, () => handler(ws, req, route), (error) => reportError(error, ws, req));
+    accept(route, req, handler) {
+      const upgrade = pendingUpgradeOf(req);
+      if (!upgrade || upgrade.settled) return;
+      const origin = upgrade.server;
+      void upgrade.accept(
+        route.wss,
+        (ws) => {
+          route.clients.track(ws);
+          if (origin) clientsByServer.get(origin)?.track(ws);
+          return handler(ws, req, route);
+        },
+        (error, ws) => reportError(error, ws, req),
+      );
     },
   };
 
@@ -90,29 +121,24 @@ export function wskitExpress<A extends Routable>(app: A, options: WskitExpressSe
   };
 
   const attach = <S extends AnyServer>(server: S): S => {
-    if (detachers.has(server)) return server;
-    const listener = createUpgradeListener(
-      app as unknown as RequestHandlingApp,
-      {
-        isClosing: () => closing !== null,
-        pipelineTimeout: options.handshakeTimeout ?? DEFAULT_PIPELINE_TIMEOUT,
-        shouldHandle,
-        unmatched,
-      },
-      () => server.listenerCount('upgrade'),
-    );
-    server.on('upgrade', listener);
-    // Closing the server shuts the sockets down too (an instance property, not a prototype patch):
-    // upgraded sockets would otherwise keep `server.close()` from ever completing.
+    if (detachers.has(server) || pipeline.closing) return server;
+    pipeline.attach(server);
+    const own = new ClientSet<WebSocket>();
+    clientsByServer.set(server, own);
+    // Closing the server shuts its sockets down too (an instance property, not a prototype patch):
+    // upgraded sockets would otherwise keep `server.close()` from ever completing. Only this server's.
     const hadOwnClose = Object.prototype.hasOwnProperty.call(server, 'close');
     const ownClose = server.close as (this: S, callback?: (error?: Error) => void) => S;
     const wrappedClose = function (this: S, callback?: (error?: Error) => void): S {
-      void shutdown();
+      detachers.get(server)?.();
+      void closeAll(own, { code: 1001, reason: pipeline.closeReason, timeout: pipeline.shutdownTimeout });
+      if (detachers.size === 0) void shutdown();
       return ownClose.call(this, callback);
     };
     server.close = wrappedClose as S['close'];
     detachers.set(server, () => {
-      server.removeListener('upgrade', listener);
+      detachers.delete(server);
+      pipeline.detach(server);
       if (server.close !== wrappedClose) return;
       if (hadOwnClose) server.close = ownClose as S['close'];
       else delete (server as Partial<AnyServer>).close;
@@ -120,12 +146,13 @@ export function wskitExpress<A extends Routable>(app: A, options: WskitExpressSe
     return server;
   };
 
+  let closing: Promise<void> | null = null;
   const shutdown = (): Promise<void> => {
     if (closing) return closing;
-    for (const detach of detachers.values()) detach();
-    detachers.clear();
-    for (const server of servers) server.close();
-    closing = closeAll(clients, { code: 1001, reason: 'Server shutting down', timeout: shutdownTimeout });
+    for (const detach of [...detachers.values()]) detach();
+    closing = pipeline.close().then(() => {
+      for (const server of servers) server.close();
+    });
     return closing;
   };
 

@@ -6,12 +6,16 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { WebSocket, WebSocketServer } from '@wskit/core';
+import type { ParamsDictionary, RouteParameters } from 'express-serve-static-core';
+import { pendingUpgradeOf, type WebSocket, type WebSocketServer } from '@wskit/core';
 import type { SocketOptions } from './options.js';
-import { upgradeContext } from './upgrade-context.js';
 import { WsRoute, type PathParams } from './ws-route.js';
 
-export type WsHandler = (ws: WebSocket, req: Request, route: WsRoute) => unknown;
+/** The handler of a ws route; `req.params` is typed from the path, as `app.get` types it. */
+export type WsHandler<P = ParamsDictionary> = (ws: WebSocket, req: Request<P>, route: WsRoute) => unknown;
+
+/** The params a path declares (`/rooms/:room` → `{ room: string }`), as Express's own types infer them. */
+export type ParamsOf<Path> = Path extends string ? RouteParameters<Path> : ParamsDictionary;
 /**
  * Route middleware. Typed as plain request handlers so inline functions get their parameter types;
  * an error-handling middleware `(err, req, res, next)` also works at runtime (cast it).
@@ -20,8 +24,12 @@ export type Middleware = RequestHandler;
 export type MiddlewareArg = Middleware | ReadonlyArray<Middleware>;
 
 export interface WsMethod {
-  (path: PathParams, ...stack: [...MiddlewareArg[], WsHandler]): WsRoute;
-  (path: PathParams, options: SocketOptions, ...stack: [...MiddlewareArg[], WsHandler]): WsRoute;
+  <Path extends PathParams>(path: Path, ...stack: [...MiddlewareArg[], WsHandler<ParamsOf<Path>>]): WsRoute;
+  <Path extends PathParams>(
+    path: Path,
+    options: SocketOptions,
+    ...stack: [...MiddlewareArg[], WsHandler<ParamsOf<Path>>]
+  ): WsRoute;
 }
 
 export interface WithWebSocket {
@@ -37,8 +45,8 @@ export interface Routable {
 export interface RouteHost {
   /** The server that does handshakes with these options (the shared default one when undefined). */
   serverFor(options: SocketOptions | undefined): WebSocketServer;
-  /** Called with each accepted socket: tracking, the error hook and holding early messages. */
-  accept(route: WsRoute, ws: WebSocket, req: Request, handler: WsHandler): void;
+  /** Hands the socket to the pipeline: tracking, the error hook and holding early messages. */
+  accept(route: WsRoute, req: Request, handler: WsHandler): void;
 }
 
 const UPGRADE_REQUIRED = 'Upgrade Required';
@@ -65,8 +73,7 @@ function isOptions(value: unknown): boolean {
 
 function gate(route: WsRoute, handler: WsHandler, host: RouteHost): RequestHandler {
   return (req: Request, res: Response, _next: NextFunction): void => {
-    const context = upgradeContext(req as IncomingMessage);
-    if (!context) {
+    if (!pendingUpgradeOf(req as IncomingMessage)) {
       res.statusCode = 426;
       res.setHeader('Upgrade', 'websocket');
       res.setHeader('Connection', 'Upgrade');
@@ -75,13 +82,6 @@ function gate(route: WsRoute, handler: WsHandler, host: RouteHost): RequestHandl
       res.end(UPGRADE_REQUIRED);
       return;
     }
-    if (context.claimed) return;
-    context.claimed = true;
-    context.onClaim();
-    // Middleware that already started a response owns the socket; there is nothing to upgrade.
-    if (!context.res.release()) return;
-    route.wss.handleUpgrade(req, context.socket, context.head, (ws) => {
-      host.accept(route, ws, req, handler);
-    });
+    host.accept(route, req, handler);
   };
 }

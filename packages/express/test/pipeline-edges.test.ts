@@ -70,7 +70,7 @@ describe.each(versions)('@wskit/express pipeline edges on %s', (_name, express) 
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  test('an upgrade to another protocol gets 400 when nobody else listens', async () => {
+  test('an upgrade to another protocol gets 426 (Upgrade: websocket) when nobody else listens', async () => {
     const { app } = wskitExpress(express());
     app.ws('/x', (ws) => ws.send('x'));
     const server = app.listen(0, '127.0.0.1');
@@ -79,7 +79,8 @@ describe.each(versions)('@wskit/express pipeline edges on %s', (_name, express) 
       (server.address() as AddressInfo).port,
       'GET /x HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n',
     );
-    expect(reply.startsWith('HTTP/1.1 400 ')).toBe(true);
+    expect(reply.startsWith('HTTP/1.1 426 ')).toBe(true);
+    expect(reply).toMatch(/\r\nUpgrade: websocket\r\n/);
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 

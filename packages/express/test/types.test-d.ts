@@ -30,9 +30,11 @@ assertTrue<Equal<ReturnType<typeof plugin.close>, Promise<void>>>();
 const { app } = plugin;
 const route = app.ws('/rooms/:room', auth, [auth, auth], async (ws, req, self) => {
   assertTrue<Equal<typeof ws, WebSocket>>();
-  assertTrue<Equal<typeof req, Request>>();
+  // Params are typed from the path, as app.get types them (not string | string[]).
+  assertTrue<Equal<typeof req.params.room, string>>();
+  assertTrue<Equal<typeof req, Request<{ room: string }>>>();
   assertTrue<Equal<typeof self, WsRoute>>();
-  ws.send(`${String(req.params.room)} ${String(isWebSocketRequest(req))}`);
+  ws.send(`${req.params.room.toUpperCase()} ${String(isWebSocketRequest(req))}`);
   self.broadcast('hi', { except: ws, binary: false });
 });
 assertTrue<Equal<typeof route, WsRoute>>();

@@ -39,16 +39,23 @@ export function createInjector(onUpgrade: UpgradeListener): {
       }
       const [serverEnd, clientEnd] = createDuplexPair();
       parser.emit('connection', serverEnd);
-      const { protocols, headers, ...options } = context;
+      const { protocols, headers, onInit, onOpen: onOpenHook, ...options } = context;
       const ws = new WebSocket(`ws://localhost${path}`, protocols, {
         ...options,
         headers,
         // The client's http.request writes its handshake into the pair instead of opening a TCP connection.
         createConnection: () => clientEnd as Socket,
       });
+      onInit?.(ws);
       return new Promise<WebSocket>((resolve, reject) => {
         const onOpen = (): void => {
           ws.removeListener('error', onError);
+          try {
+            onOpenHook?.(ws);
+          } catch (error) {
+            reject(error instanceof Error ? error : new Error(String(error)));
+            return;
+          }
           resolve(ws);
         };
         const onError = (error: Error): void => {

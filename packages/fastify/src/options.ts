@@ -4,7 +4,8 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { ClientOptions, ServerOptions, WebSocket } from '@wskit/core';
+import type { IncomingMessage } from 'node:http';
+import type { ClientOptions, ClientSet, ServerOptions, WebSocket } from '@wskit/core';
 import type {
   ContextConfigDefault,
   FastifyBaseLogger,
@@ -39,10 +40,17 @@ export type WebSocketHandler<
 > = (
   this: FastifyInstance<RawServer, RawRequest, RawReplyDefaultExpression<RawServer>, Logger, TypeProvider>,
   socket: WebSocket,
-  request: FastifyRequest<RouteGeneric, RawServer, RawRequest, SchemaCompiler, TypeProvider, ContextConfig, Logger>,
+  // On a WebSocket route the route's client set always exists.
+  request: FastifyRequest<RouteGeneric, RawServer, RawRequest, SchemaCompiler, TypeProvider, ContextConfig, Logger> & {
+    websocketClients: ClientSet;
+  },
 ) => void | Promise<unknown>;
 
-/** Called when a WebSocket handler throws or rejects; the socket is closed with 1011 afterwards if still open. */
+/**
+ * Called when a WebSocket handler throws or rejects, a listener on the socket throws (the socket is closed
+ * with 1011 afterwards if still open), or the socket fails after the handshake. Protocol errors caused by
+ * the peer (1002/1007/1009) are not: they are logged at debug level.
+ */
 export type WebSocketErrorHandler = (
   this: FastifyInstance,
   error: unknown,
@@ -68,13 +76,23 @@ export interface WebSocketPluginOptions {
    */
   preClose?: WebSocketPreClose;
   /** How long shutdown waits for close handshakes before terminating sockets (ms). Default 5000. */
+  shutdownTimeout?: number;
+  /** @deprecated the old name of `shutdownTimeout`. */
   closeTimeout?: number;
   /** Close reason sent with 1001 on shutdown. Default 'Server shutting down'. */
   closeReason?: string;
+  /** How long the hooks may take to answer or reach the route before the upgrade is answered 408 (ms). Default 10000. */
+  upgradeTimeout?: number;
+  /** Which upgrade requests go through Fastify; false leaves the socket to another `upgrade` listener. Default: all. */
+  shouldHandle?: (req: IncomingMessage) => boolean;
 }
 
 /** What `injectWS` sends: extra request headers, subprotocols, and client options of the core WebSocket. */
 export interface InjectWSContext extends Omit<ClientOptions, 'createConnection' | 'headers'> {
   headers?: Record<string, string>;
   protocols?: string | string[];
+  /** Called with the client socket before the handshake: listeners added here see the server's first message. */
+  onInit?: (ws: WebSocket) => void;
+  /** Called with the client socket on 'open', before the promise resolves. */
+  onOpen?: (ws: WebSocket) => void;
 }

@@ -5,15 +5,11 @@
  * error handler's reply, the 404 handler) is a genuine HTTP response on the upgrade socket.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import {
   ClientSet,
+  UpgradePipeline,
   WebSocketServer,
-  closeAll,
-  createUpgradeResponse,
-  runHandler,
-  writeHttpError,
-  type UpgradeResponse,
+  pendingUpgradeOf,
   type WebSocket,
 } from '@wskit/core';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
@@ -28,23 +24,10 @@ import type {
   WebSocketPreClose,
 } from './options.js';
 
-interface PendingUpgrade {
-  socket: Duplex;
-  head: Buffer;
-  res: UpgradeResponse;
-  /** The deadline passed and 408 was answered. */
-  expired: boolean;
-  /** Cancels the deadline. */
-  stop: () => void;
-}
-
 type HttpHandler = (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) => unknown;
 
-const DEFAULT_CLOSE_TIMEOUT = 5000;
-const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
-
 const defaultErrorHandler: WebSocketErrorHandler = function (error, _socket, request) {
-  request.log.error({ err: error }, 'websocket handler failed');
+  request.log.error({ err: error }, 'websocket error');
 };
 
 function notFound(this: FastifyInstance, _request: FastifyRequest, reply: FastifyReply): void {
@@ -90,44 +73,37 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
     return;
   }
   const errorHandler = opts.errorHandler ?? defaultErrorHandler;
-  const closeTimeout = opts.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-  const closeReason = opts.closeReason ?? 'Server shutting down';
 
-  const defaultServer = new WebSocketServer({ ...defaults, noServer: true });
+  let defaultServer: WebSocketServer;
+  let pipeline: UpgradePipeline;
+  try {
+    // Bad options reject register() (and so ready()/listen()) instead of throwing out of the plugin.
+    defaultServer = new WebSocketServer({ ...defaults, noServer: true });
+    pipeline = new UpgradePipeline(
+      {
+        dispatch: (upgrade) => fastify.routing(upgrade.req, upgrade.res),
+        onDebug: (message, error) => fastify.log.debug({ err: error }, message),
+      },
+      {
+        upgradeTimeout: opts.upgradeTimeout ?? defaults.handshakeTimeout,
+        shutdownTimeout: opts.shutdownTimeout ?? opts.closeTimeout,
+        closeReason: opts.closeReason,
+        shouldHandle: opts.shouldHandle,
+      },
+    );
+  } catch (error) {
+    next(error instanceof Error ? error : new Error(String(error)));
+    return;
+  }
   const servers = new Set<WebSocketServer>([defaultServer]);
-  const allClients = new ClientSet();
+  const allClients = pipeline.clients;
   const clientsByUrl = new Map<string, ClientSet>();
-  // Keyed by the raw request: Fastify hands the same IncomingMessage to every hook and the handler.
-  const pending = new WeakMap<IncomingMessage, PendingUpgrade>();
-  let closing = false;
+  /** Route URLs this plugin made WebSocket routes (to explain upgrades that reach other routes). */
+  const websocketUrls = new Set<string>();
 
-  const handshakeTimeout = defaults.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    // Node leaves upgrade sockets without an error listener; an aborted client must not crash the process.
-    socket.on('error', () => socket.destroy());
-    const res = createUpgradeResponse(req, socket);
-    // Upgrade sockets are outside Node's request timeouts: a hook that never finishes must not hold one forever.
-    const upgrade: PendingUpgrade = { socket, head, res, expired: false, stop: () => clearTimeout(timer) };
-    const timer = setTimeout(() => {
-      if (res.headersSent || !res.release()) return;
-      upgrade.expired = true;
-      writeHttpError(socket, 408, 'Request Timeout');
-    }, handshakeTimeout);
-    timer.unref();
-    socket.once('close', upgrade.stop);
-    res.once('finish', upgrade.stop);
-    pending.set(req, upgrade);
-    try {
-      fastify.routing(req, res);
-    } catch (error) {
-      fastify.log.warn({ err: error }, 'websocket upgrade failed');
-      socket.destroy();
-    }
-  };
   const upgradeSource = listenServer ?? fastify.server;
-  upgradeSource.on('upgrade', onUpgrade);
-  const injector = createInjector(onUpgrade);
+  pipeline.attach(upgradeSource);
+  const injector = createInjector((req, socket, head) => pipeline.handle(req, socket, head));
 
   fastify.decorate('websocketServer', defaultServer);
   fastify.decorate('injectWS', async function injectWS(this: FastifyInstance, path = '/', context = {}) {
@@ -142,7 +118,7 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
   });
   fastify.decorateRequest('ws', {
     getter(this: FastifyRequest): boolean {
-      return pending.has(this.raw);
+      return pendingUpgradeOf(this.raw) !== undefined;
     },
   });
   fastify.decorateRequest('websocketClients', {
@@ -150,6 +126,20 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
       const url = this.routeOptions.url;
       return (url !== undefined && clientsByUrl.get(url)) || null;
     },
+  });
+
+  // A `websocket: true` route declared before this plugin was registered never reached onRoute, so it
+  // is an HTTP route whose handler gets (request, reply). Said loudly when an upgrade fails there.
+  fastify.addHook('onError', (request, _reply, error, done) => {
+    const url = request.routeOptions.url;
+    if (pendingUpgradeOf(request.raw) && url !== undefined && !websocketUrls.has(url)) {
+      request.log.error(
+        { err: error },
+        `An upgrade to ${url} failed in an HTTP route: a websocket: true route declared before @wskit/fastify was ` +
+          'registered is a plain HTTP route; register the plugin first (await app.register(...)).',
+      );
+    }
+    done();
   });
 
   function serverFor(wsOptions: WebSocketOptions | undefined): WebSocketServer {
@@ -174,6 +164,8 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
     const wsHandler = (isWebSocketOnly ? route.handler : route.wsHandler) as unknown as WebSocketHandler;
     if (typeof wsHandler !== 'function') throw new TypeError(`Route ${route.url}: the WebSocket handler must be a function`);
     const httpHandler = (isWebSocketOnly ? notFound : route.handler) as HttpHandler;
+    // WebSocket-only routes are not HTTP endpoints: hidden from @fastify/swagger, as with @fastify/websocket.
+    if (isWebSocketOnly) route.schema = { ...route.schema, hide: true } as RouteOptions['schema'];
     if (!methods.includes('GET')) {
       // The HEAD twin Fastify derives from a GET route: never an upgrade.
       route.handler = httpHandler;
@@ -186,35 +178,27 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
       clientsByUrl.set(route.url, clients);
     }
     const routeClients = clients;
+    websocketUrls.add(route.url);
     const wss = serverFor(route.wsOptions);
 
     route.handler = function websocketRouteHandler(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
-      const upgrade = pending.get(request.raw);
+      const upgrade = pendingUpgradeOf(request.raw);
       if (!upgrade) return httpHandler.call(this, request, reply);
-      if (closing) {
-        reply.code(503).header('Connection', 'close').send();
-        return;
-      }
       reply.hijack();
-      // False when a response was already started (or the deadline answered 408): nothing to upgrade.
-      if (upgrade.expired || !upgrade.res.release()) return;
-      upgrade.stop();
-      wss.handleUpgrade(request.raw, upgrade.socket, upgrade.head, (ws: WebSocket) => {
-        routeClients.track(ws);
-        allClients.track(ws);
-        ws.on('error', (error: Error) => request.log.error({ err: error }, 'websocket error'));
-        wss.emit('connection', ws, request.raw);
-        void runHandler(
-          ws,
-          () => wsHandler.call(this, ws, request),
-          (error) => errorHandler.call(this, error, ws, request, reply),
-        );
-      });
+      // Resolves null when a response was already started, the deadline answered 408 or shutdown began (503).
+      void upgrade.accept(
+        wss,
+        (ws) => {
+          routeClients.track(ws);
+          return wsHandler.call(this, ws, request as FastifyRequest & { websocketClients: ClientSet });
+        },
+        (error, ws) => errorHandler.call(this, error, ws, request, reply),
+      );
     };
   });
 
   fastify.addHook('preClose', async function shutdownWebSockets(this: FastifyInstance) {
-    closing = true;
+    pipeline.stop();
     if (opts.preClose) {
       try {
         await callOnce(opts.preClose, this);
@@ -223,12 +207,12 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
       }
     }
     // Whatever preClose left open is closed here, so the HTTP server's close is never held up for long.
-    await closeAll(allClients, { code: 1001, reason: closeReason, timeout: closeTimeout });
+    await pipeline.close();
     await Promise.all([...servers].map((wss) => new Promise<void>((resolve) => wss.close(() => resolve()))));
   });
 
   fastify.addHook('onClose', (_instance, done) => {
-    upgradeSource.removeListener('upgrade', onUpgrade);
+    pipeline.detach(upgradeSource);
     injector.close();
     done();
   });

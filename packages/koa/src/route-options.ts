@@ -17,7 +17,9 @@ export type ProtocolChooser = (offered: Set<string>, req: IncomingMessage) => st
 export interface RouteOptions {
   /** Largest message accepted, in bytes; a bigger one closes the socket with 1009. */
   maxPayload?: number;
-  /** permessage-deflate: true for defaults, an options object, or false (the default). */
+  /** permessage-deflate: true for defaults, an options object, or false (the default). Same name in every plugin. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** @deprecated the old name of `perMessageDeflate`. */
   compression?: boolean | PerMessageDeflateOptions;
   /**
    * Subprotocols this route speaks, most preferred first (the first one the client also offered is
@@ -31,14 +33,21 @@ export interface RouteOptions {
 }
 
 /** The fields that select a distinct WebSocketServer (everything except `clients`). */
-export type ServerShape = Omit<RouteOptions, 'clients'>;
+export type ServerShape = Omit<RouteOptions, 'clients' | 'compression'>;
+
+/** Maps deprecated names onto the shared ones (`compression` → `perMessageDeflate`). */
+export function normalizeRoute<T extends RouteOptions>(route: T): Omit<T, 'compression'> {
+  const { compression, ...rest } = route;
+  if (compression !== undefined && rest.perMessageDeflate === undefined) rest.perMessageDeflate = compression;
+  return rest;
+}
 
 export function toServerOptions(shape: ServerShape): ServerOptions & { heartbeat?: HeartbeatOptions } {
   const options: ServerOptions & { heartbeat?: HeartbeatOptions } = {
     noServer: true,
     // The plugin keeps its own client sets; these servers only negotiate handshakes.
     clientTracking: false,
-    perMessageDeflate: shape.compression ?? false,
+    perMessageDeflate: shape.perMessageDeflate ?? false,
   };
   if (shape.maxPayload !== undefined) options.maxPayload = shape.maxPayload;
   if (shape.heartbeat) options.heartbeat = shape.heartbeat;
@@ -69,5 +78,5 @@ export function shapeKey(shape: ServerShape): string {
   } else if (protocols) {
     protocolKey = protocols.join(',');
   }
-  return JSON.stringify([shape.maxPayload ?? null, shape.compression ?? false, shape.heartbeat ?? false, protocolKey ?? null]);
+  return JSON.stringify([shape.maxPayload ?? null, shape.perMessageDeflate ?? false, shape.heartbeat ?? false, protocolKey ?? null]);
 }

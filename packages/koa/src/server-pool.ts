@@ -4,7 +4,14 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, writeHttpError, type HandshakeError, type WebSocket } from '@wskit/core';
+import {
+  WebSocketServer,
+  guardSocket,
+  runHandler,
+  writeHttpError,
+  type HandshakeError,
+  type WebSocket,
+} from '@wskit/core';
 import { shapeKey, toServerOptions, type ServerShape } from './route-options.js';
 
 export class ServerPool {
@@ -37,12 +44,23 @@ export class ServerPool {
     });
   }
 
+  /**
+   * The pipeline's hand-over policy for a socket handshaken outside it (the first request of an
+   * unattached server): errors to `onError` (peer errors excepted), messages held until `ready` settles.
+   */
+  adopt(ws: WebSocket, ready: (ws: WebSocket) => unknown, onError: (error: unknown, ws: WebSocket) => void): void {
+    guardSocket(ws, (error, socket, kind) => {
+      if (kind !== 'peer') onError(error, socket);
+    });
+    void runHandler(ws, () => ready(ws), (error) => onError(error, ws));
+  }
+
   close(): void {
     for (const wss of this.servers.values()) wss.close();
     this.servers.clear();
   }
 
-  private serverFor(shape: ServerShape): WebSocketServer {
+  serverFor(shape: ServerShape): WebSocketServer {
     const key = shapeKey(shape);
     let wss = this.servers.get(key);
     if (!wss) {

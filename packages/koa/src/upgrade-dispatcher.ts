@@ -1,27 +1,31 @@
 /**
- * One `upgrade` listener per HTTP server that turns owned upgrade requests into ordinary requests of
- * that server: each is given a real `ServerResponse` bound to the raw socket and handed to the server's
- * own `request` listeners (for a Koa app, `app.callback()`), so the whole middleware chain runs first
- * and anything it answers is a genuine HTTP response.
+ * One upgrade pipeline (the core's) per HTTP server, shared by every plugin instance attached to it. Its
+ * framework step hands each owned upgrade request to the server's own `request` listeners (for a Koa app,
+ * `app.callback()`) with the real `ServerResponse` the pipeline bound to the socket, so the whole
+ * middleware chain runs first and anything it answers is a genuine HTTP response.
  *
- * Ownership: a WebSocket upgrade request is owned when some attached plugin's `shouldHandle(req)` accepts it AND no
- * other `upgrade` listener claimed the socket. Listeners run synchronously in registration order, so
- * the decision is deferred by one tick and then a socket that another listener started to use (an
- * `error`/`data` listener added, bytes written, ended or destroyed) is left alone. Node leaves none of
- * those on a freshly upgraded socket.
+ * Ownership: a WebSocket upgrade request is owned when some attached plugin's `shouldHandle(req)`
+ * accepts it and no other `upgrade` listener took the socket (the pipeline decides that). A
+ * non-WebSocket upgrade nobody else takes is answered by the pipeline (426/405), never left hanging.
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { Duplex } from 'node:stream';
-import { createUpgradeResponse, writeHttpError } from '@wskit/core';
-import { isWebSocketRequest, setPendingUpgrade } from './upgrade-request.js';
+import { UpgradePipeline, isWebSocketUpgrade, type PendingUpgrade } from '@wskit/core';
 
 export type UpgradeServer = HttpServer | HttpsServer;
 export type ShouldHandle = (req: IncomingMessage) => boolean;
 
+/** What one attached plugin instance brings to a server's pipeline. */
+export interface Owner {
+  shouldHandle: ShouldHandle;
+  upgradeTimeout: number;
+  /** Debug-level reports (peer protocol errors, resets before the handshake). */
+  onDebug?: ((message: string, error: unknown) => void) | undefined;
+}
+
 interface Dispatcher {
-  owners: Set<ShouldHandle>;
-  listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  owners: Set<Owner>;
+  pipeline: UpgradePipeline;
 }
 
 const KEY = Symbol.for('wskit.koa.dispatcher');
@@ -31,38 +35,47 @@ export function isAttached(server: UpgradeServer): boolean {
   return (server as Tagged)[KEY] !== undefined;
 }
 
-/** Installs (once per server) the dispatcher and registers `shouldHandle`; returns the undo. */
-export function attachServer(server: UpgradeServer, shouldHandle: ShouldHandle): () => void {
+/** Installs (once per server) the pipeline and registers `owner`; returns the undo. */
+export function attachServer(server: UpgradeServer, owner: Owner): () => void {
   const tagged = server as Tagged;
   let dispatcher = tagged[KEY];
   if (!dispatcher) {
-    const owners = new Set<ShouldHandle>();
-    const listener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-      if (!wanted(owners, req)) return;
-      process.nextTick(() => dispatch(server, req, socket, head));
-    };
-    dispatcher = { owners, listener };
+    const owners = new Set<Owner>();
+    const pipeline = new UpgradePipeline(
+      {
+        dispatch: (upgrade) => dispatch(server, upgrade),
+        onDebug: (message, error) => {
+          for (const o of owners) o.onDebug?.(message, error);
+        },
+      },
+      {
+        // The first owner's deadline (all default to the same 10 s).
+        upgradeTimeout: owner.upgradeTimeout,
+        // Non-WebSocket upgrades are always the pipeline's to answer (unless another listener takes them).
+        shouldHandle: (req) => !isWebSocketUpgrade(req) || wanted(owners, req),
+      },
+    );
+    pipeline.attach(server);
+    dispatcher = { owners, pipeline };
     tagged[KEY] = dispatcher;
-    server.on('upgrade', listener);
   }
   const current = dispatcher;
-  // A wrapper so the same predicate can be registered by two plugin instances independently.
-  const owner: ShouldHandle = (req) => shouldHandle(req);
-  current.owners.add(owner);
+  // A wrapper so the same owner can be registered by two plugin instances independently.
+  const own: Owner = { ...owner };
+  current.owners.add(own);
   return () => {
-    current.owners.delete(owner);
+    current.owners.delete(own);
     if (current.owners.size === 0 && tagged[KEY] === current) {
-      server.removeListener('upgrade', current.listener);
+      current.pipeline.detach(server);
       delete tagged[KEY];
     }
   };
 }
 
-function wanted(owners: Set<ShouldHandle>, req: IncomingMessage): boolean {
-  if (!isWebSocketRequest(req)) return false;
+function wanted(owners: Set<Owner>, req: IncomingMessage): boolean {
   for (const owner of owners) {
     try {
-      if (owner(req)) return true;
+      if (owner.shouldHandle(req)) return true;
     } catch {
       // A predicate that throws does not claim the request.
     }
@@ -70,28 +83,11 @@ function wanted(owners: Set<ShouldHandle>, req: IncomingMessage): boolean {
   return false;
 }
 
-function claimedElsewhere(socket: Duplex): boolean {
-  const raw = socket as Duplex & { bytesWritten?: number };
-  return (
-    socket.destroyed ||
-    socket.writableEnded ||
-    (raw.bytesWritten ?? 0) > 0 ||
-    socket.listenerCount('error') > 0 ||
-    socket.listenerCount('data') > 0 ||
-    socket.listenerCount('readable') > 0
-  );
-}
-
-function dispatch(server: UpgradeServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-  if (claimedElsewhere(socket)) return;
-  // Until the handshake takes over, a reset from the peer must not become an uncaught error.
-  socket.on('error', () => socket.destroy());
+function dispatch(server: UpgradeServer, upgrade: PendingUpgrade): void {
   const handlers = server.listeners('request') as ((req: IncomingMessage, res: unknown) => void)[];
   if (handlers.length === 0) {
-    writeHttpError(socket, 404);
+    upgrade.unmatched();
     return;
   }
-  const res = createUpgradeResponse(req, socket);
-  setPendingUpgrade(req, { socket, head, release: () => res.release() });
-  for (const handler of handlers) handler.call(server, req, res);
+  for (const handler of handlers) handler.call(server, upgrade.req, upgrade.res);
 }

@@ -10,17 +10,25 @@ import {
   ClientSet,
   OPEN,
   closeAll,
+  isPeerError,
+  pendingUpgradeOf,
   type BroadcastOptions,
   type Data,
+  type UpgradeServer,
   type WebSocket,
 } from '@wskit/core';
 import type { AcceptWebSocket } from './context.js';
 import { hookListen } from './listen-hook.js';
-import { holdMessagesUntilReady } from './message-gate.js';
-import type { RouteOptions, ServerShape } from './route-options.js';
+import { messagesReady } from './message-gate.js';
+import { normalizeRoute, type RouteOptions, type ServerShape } from './route-options.js';
 import { ServerPool } from './server-pool.js';
-import { attachServer, type ShouldHandle, type UpgradeServer } from './upgrade-dispatcher.js';
-import { getPendingUpgrade, isWebSocketRequest, type PendingUpgrade } from './upgrade-request.js';
+import { attachServer, type ShouldHandle } from './upgrade-dispatcher.js';
+import { isWebSocketRequest } from './upgrade-request.js';
+
+/** The upgrade a request carries: the pipeline's, or (first request of an unattached server) Node's own socket. */
+interface RouteUpgrade {
+  accept(ws: ServerPool, shape: ServerShape, ready: (ws: WebSocket) => unknown, onError: (error: unknown, ws: WebSocket) => void): Promise<WebSocket | null>;
+}
 
 export type WebSocketErrorHook = (error: unknown, ws: WebSocket, ctx: Koa.Context) => void;
 
@@ -30,12 +38,22 @@ export interface KoaWebSocketOptions extends ServerShape {
    * request no other `upgrade` listener claimed. Requests it declines are left alone.
    */
   shouldHandle?: ShouldHandle;
-  /** Errors after the handshake (the route throwing, socket errors). Default: close 1011 + app 'error'. */
+  /**
+   * Errors after the handshake (the route throwing, a listener throwing, socket errors): the socket is
+   * closed with 1011. Default: the app's 'error' event. Protocol errors caused by the peer are not
+   * errors of the app: they go to `onDebug`.
+   */
   onError?: WebSocketErrorHook;
+  /** Debug-level reports: protocol errors of peers (1002/1007/1009), resets before the handshake. Default: none. */
+  onDebug?: (message: string, error: unknown) => void;
   /** Attach to the server a request arrived on and wrap `ctx.app.listen`. Default true. */
   autoAttach?: boolean;
+  /** How long the middleware chain may take to answer or call `ctx.ws()` before 408 (ms). Default 10000. */
+  upgradeTimeout?: number;
   /** Bounded wait for close handshakes in `close()` before terminating (ms). Default 5000. */
   shutdownTimeout?: number;
+  /** Close reason sent with 1001 by `close()`. Default 'Server shutting down'. */
+  closeReason?: string;
 }
 
 export interface CloseOptions {
@@ -59,7 +77,17 @@ export interface KoaWebSocketMiddleware {
 const acceptAll: ShouldHandle = () => true;
 
 export function websocket(options: KoaWebSocketOptions = {}): KoaWebSocketMiddleware {
-  const { shouldHandle = acceptAll, onError, autoAttach = true, shutdownTimeout = 5000, ...defaults } = options;
+  const {
+    shouldHandle = acceptAll,
+    onError,
+    onDebug,
+    autoAttach = true,
+    upgradeTimeout = 10_000,
+    shutdownTimeout = 5000,
+    closeReason = 'Server shutting down',
+    ...routeDefaults
+  } = options;
+  const defaults = normalizeRoute(routeDefaults);
   const clients = new ClientSet<WebSocket>();
   const pool = new ServerPool();
   const attached = new Map<UpgradeServer, () => void>();
@@ -68,7 +96,7 @@ export function websocket(options: KoaWebSocketOptions = {}): KoaWebSocketMiddle
 
   const attachTo = (server: UpgradeServer): void => {
     if (closing || attached.has(server)) return;
-    attached.set(server, attachServer(server, shouldHandle));
+    attached.set(server, attachServer(server, { shouldHandle, upgradeTimeout, onDebug }));
   };
   const hookApp = (app: Koa): void => {
     if (closing || hookedApps.has(app)) return;
@@ -76,6 +104,10 @@ export function websocket(options: KoaWebSocketOptions = {}): KoaWebSocketMiddle
   };
 
   const report = (error: unknown, ws: WebSocket, ctx: Koa.Context): void => {
+    if (isPeerError(error)) {
+      onDebug?.('websocket peer error', error);
+      return;
+    }
     if (onError) {
       try {
         onError(error, ws, ctx);
@@ -90,26 +122,26 @@ export function websocket(options: KoaWebSocketOptions = {}): KoaWebSocketMiddle
 
   const accept = async (
     ctx: Koa.Context,
-    upgrade: PendingUpgrade,
+    upgrade: RouteUpgrade,
     route: RouteOptions,
     chainSettled: Promise<void>,
   ): Promise<WebSocket> => {
     if (closing) throw Object.assign(new Error('Server is shutting down'), { status: 503, expose: true });
-    if (!upgrade.release()) throw new Error('ctx.ws() was called after a response was started');
+    const { clients: routeClients, ...shape } = normalizeRoute(route);
+    const ws = await upgrade.accept(pool, shape, (socket) => messagesReady(socket, chainSettled), (error, socket) =>
+      report(error, socket, ctx),
+    );
+    if (!ws) throw new Error('ctx.ws(): the upgrade was answered, refused or abandoned before the handshake');
     ctx.respond = false;
-    const { clients: routeClients, ...shape } = route;
-    const ws = await pool.handshake(shape, ctx.req, upgrade.socket, upgrade.head);
     clients.track(ws);
     routeClients?.track(ws);
-    ws.on('error', (error: Error) => report(error, ws, ctx));
-    holdMessagesUntilReady(ws, chainSettled);
-    if (closing) ws.close(1001, 'Server shutting down');
+    if (closing) ws.close(1001, closeReason);
     return ws;
   };
 
   const middleware = async (ctx: Koa.Context, next: Koa.Next): Promise<void> => {
     if (autoAttach && !closing) observe(ctx);
-    const upgrade = getPendingUpgrade(ctx.req) ?? unattachedUpgrade(ctx, shouldHandle);
+    const upgrade = attachedUpgrade(ctx) ?? unattachedUpgrade(ctx, shouldHandle);
     if (!upgrade) return next();
 
     let settle!: () => void;
@@ -155,12 +187,21 @@ export function websocket(options: KoaWebSocketOptions = {}): KoaWebSocketMiddle
       hookedApps.clear();
       await closeAll(clients, {
         code: closeOptions.code ?? 1001,
-        reason: closeOptions.reason ?? 'Server shutting down',
+        reason: closeOptions.reason ?? closeReason,
         timeout: closeOptions.timeout ?? shutdownTimeout,
       });
       pool.close();
     },
   }) as KoaWebSocketMiddleware;
+}
+
+function attachedUpgrade(ctx: Koa.Context): RouteUpgrade | undefined {
+  const pending = pendingUpgradeOf(ctx.req);
+  if (!pending) return undefined;
+  return {
+    accept: (pool, shape, ready, onError) =>
+      pending.accept(pool.serverFor(shape), ready, (error, ws) => onError(error, ws)),
+  };
 }
 
 /**
@@ -169,13 +210,16 @@ export function websocket(options: KoaWebSocketOptions = {}): KoaWebSocketMiddle
  * driven by Node's HTTP parser, which is why attaching (explicitly, or automatically on the first
  * request) is the normal path; this one only covers the first connection of an unattached server.
  */
-function unattachedUpgrade(ctx: Koa.Context, shouldHandle: ShouldHandle): PendingUpgrade | undefined {
+function unattachedUpgrade(ctx: Koa.Context, shouldHandle: ShouldHandle): RouteUpgrade | undefined {
   const req = ctx.req as Koa.Context['req'] & { upgrade?: boolean };
   if (req.upgrade || !isWebSocketRequest(req) || !shouldHandle(req)) return undefined;
   const res = ctx.res;
   return {
-    socket: req.socket,
-    head: Buffer.alloc(0),
-    release: () => !res.headersSent && !res.writableEnded,
+    async accept(pool, shape, ready, onError) {
+      if (res.headersSent || res.writableEnded) return null;
+      const ws = await pool.handshake(shape, req, req.socket, Buffer.alloc(0)).catch(() => null);
+      if (ws) pool.adopt(ws, ready, onError);
+      return ws;
+    },
   };
 }

@@ -8,7 +8,7 @@
  * any Nest application boots).
  */
 import type { CanActivate, Type } from '@nestjs/common';
-import { GATEWAY_OPTIONS } from '@nestjs/websockets/constants';
+import { GATEWAY_OPTIONS } from './nest-metadata.js';
 
 export type ConnectionGuard = Type<CanActivate> | CanActivate;
 

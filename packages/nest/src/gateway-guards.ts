@@ -11,11 +11,13 @@
  */
 import type { CanActivate, INestApplicationContext, Type } from '@nestjs/common';
 import { ExternalContextCreator, ModulesContainer } from '@nestjs/core';
-import { GATEWAY_OPTIONS, PORT_METADATA } from '@nestjs/websockets/constants';
+import { GATEWAY_OPTIONS, PORT_METADATA } from './nest-metadata.js';
 
 /** A gateway class served by one GatewayServer, with the guards that run for it at connect time. */
 export interface GatewayGuardSet {
   gatewayClass: Type<unknown>;
+  /** The gateway instance (Nest's provider). */
+  instance: object;
   handler: (...args: never[]) => unknown;
   guards: CanActivate[];
 }
@@ -62,6 +64,7 @@ export function collectGatewayGuards(
       const handler = typeof gateway.handleConnection === 'function' ? gateway.handleConnection : noConnectionHandler;
       sets.push({
         gatewayClass: metatype as Type<unknown>,
+        instance,
         handler,
         guards: creator.create(instance, handler, moduleKey),
       });

@@ -25,7 +25,10 @@ export type GatewayWsOptions = Omit<ServerOptions, 'port' | 'host' | 'backlog' |
 export interface WskitGatewayOptions extends GatewayWsOptions, ConnectionGuardOptions {
   /** Path pattern: `/chat`, `/rooms/:room`, `/files/*`. Default `/`. */
   path?: string;
-  /** Compare literal path segments case-sensitively. Default true. */
+  /**
+   * Compare literal path segments case-sensitively. Default: the platform's rule (Nest on Express matches
+   * case-insensitively unless 'case sensitive routing' is enabled; on Fastify, its `caseSensitive`, true).
+   */
   caseSensitive?: boolean;
   /** Treat `/a/` and `/a` as different paths. Default false. */
   strictTrailingSlash?: boolean;
@@ -50,8 +53,9 @@ export class GatewayServer extends EventEmitter<GatewayServerEvents> {
   /** Upgrades to a closing gateway are refused with 503. */
   closing = false;
   readonly #wss: WebSocketServer;
+  readonly #closeReason: string;
 
-  constructor(port: number, options: WskitGatewayOptions, defaults: GatewayWsOptions) {
+  constructor(port: number, options: WskitGatewayOptions, defaults: GatewayWsOptions, closeReason = 'Server shutting down') {
     super();
     const {
       path = '/',
@@ -69,6 +73,7 @@ export class GatewayServer extends EventEmitter<GatewayServerEvents> {
     this.pattern = new PathPattern(path, { caseSensitive, strictTrailingSlash });
     this.guards = connectionGuards;
     this.gatewayClass = gatewayClass;
+    this.#closeReason = closeReason;
     this.#wss = new WebSocketServer({ ...defaults, ...pickWsOptions(rest), noServer: true });
   }
 
@@ -90,7 +95,7 @@ export class GatewayServer extends EventEmitter<GatewayServerEvents> {
   /** Stops accepting, closes every client with 1001, waits at most `timeout` ms, terminates the rest. */
   async close(timeout: number): Promise<void> {
     this.closing = true;
-    await closeAll(this.clients, { code: 1001, reason: 'Server shutting down', timeout });
+    await closeAll(this.clients, { code: 1001, reason: this.#closeReason, timeout });
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
 }

@@ -3,13 +3,21 @@
  * single `upgrade` listener that matches path patterns, runs connect-time guards against the upgrade
  * request (refusals are real HTTP answers), then hands the socket to that gateway's WebSocketServer.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as http from 'node:http';
 import type * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { Logger, type CanActivate, type INestApplication, type Type, type WebSocketAdapter, type WsMessageHandler } from '@nestjs/common';
 import type { Observable } from 'rxjs';
-import { OPEN, createUpgradeResponse, writeHttpError, type PathParams, type RawData, type WebSocket } from '@wskit/core';
+import {
+  OPEN,
+  UpgradePipeline,
+  type PathParams,
+  type PendingUpgrade,
+  type RawData,
+  type UnmatchedUpgrade,
+  type WebSocket,
+} from '@wskit/core';
 import { createConnectionContext } from './connection-context.js';
 import { GatewayServer, type GatewayWsOptions, type WskitGatewayOptions } from './gateway-server.js';
 import { collectGatewayGuards, type GatewayGuardSet } from './gateway-guards.js';
@@ -44,20 +52,41 @@ export interface WskitAdapterOptions {
   /** Event name of the adapter's own error replies. Default `'exception'`, as Nest's WsException filter sends. */
   errorEvent?: string;
   /**
-   * Upgrade requests matching no gateway: `'not-found'` (default) answers 404; `'ignore'` leaves them to
+   * Upgrade requests matching no gateway: `'reject'` (default) answers 404; `'ignore'` leaves them to
    * other `upgrade` listeners of the same server (the socket is destroyed if there are none).
    */
+  unmatched?: UnmatchedUpgrade;
+  /** @deprecated the old spelling of `unmatched` (`'not-found'` = `'reject'`). */
   unknownPath?: 'not-found' | 'ignore';
-  /** How long `app.close()` waits for close handshakes (1001) before terminating sockets. Default 3000 ms. */
+  /** How long `app.close()` waits for close handshakes (1001) before terminating sockets. Default 5000 ms. */
   shutdownTimeout?: number;
+  /** Close reason sent with 1001 when a gateway closes. Default 'Server shutting down'. */
+  closeReason?: string;
+  /** How long middleware and guards may take before the upgrade is answered 408 (ms). Default 10000. */
+  upgradeTimeout?: number;
+  /**
+   * Run the application's HTTP middleware (`app.use`, `MiddlewareConsumer.forRoutes`) on the Express
+   * platform, or its hooks on the Fastify platform, before the guards — as for an HTTP request to the
+   * gateway path. Default true (when the adapter is given the application before `init()`).
+   */
+  httpPipeline?: boolean;
 }
 
 interface UpgradeHost {
   server: HttpServer;
   gateways: GatewayServer[];
-  listener: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+  pipeline: UpgradePipeline;
   /** Created by the adapter for a gateway port other than the application's. */
   owned: boolean;
+}
+
+/** Where an upgrade that went through the app's HTTP pipeline continues (guards, then the handshake). */
+type Continuation = () => void;
+
+interface HttpAdapterLike {
+  getType?(): string;
+  getInstance?(): unknown;
+  setNotFoundHandler?: (handler: (...args: unknown[]) => unknown, ...rest: unknown[]) => unknown;
 }
 
 function isNestApplication(value: unknown): value is INestApplication {
@@ -75,6 +104,12 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
   readonly #logger = new Logger('WskitAdapter');
   /** Nest guards (global, gateway class, handleConnection) per gateway, found on its first upgrade. */
   readonly #nestGuards = new WeakMap<GatewayServer, GatewayGuardSet[]>();
+  /** Upgrades sent through the app's HTTP pipeline, waiting for its not-found handler to hand them back. */
+  readonly #continuations = new WeakMap<http.IncomingMessage, Continuation>();
+  /** The message being handled, so exception replies (sent later by Nest's filters) carry its `id`. */
+  readonly #currentMessage = new AsyncLocalStorage<InboundMessage>();
+  #httpPipeline = false;
+  #messageParser: MessageParser;
   #waitingForListen = false;
 
   constructor(appOrHttpServer?: INestApplication | HttpServer, options: WskitAdapterOptions = {}) {
@@ -86,11 +121,64 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
       this.#httpServer = appOrHttpServer ?? null;
     }
     this.#options = options;
+    this.#messageParser = options.messageParser ?? parseJsonMessage;
     this.#guards = new GuardRunner(this.#app);
+    if (this.#app && options.httpPipeline !== false) this.#httpPipeline = this.#hookNotFoundHandler(this.#app);
+  }
+
+  /** As WsAdapter's: replaces how client messages are decoded (return null/undefined to ignore one). */
+  setMessageParser(parser: MessageParser): void {
+    if (typeof parser !== 'function') throw new TypeError('setMessageParser() needs a function');
+    this.#messageParser = parser;
+  }
+
+  /**
+   * Nest's HTTP pipeline ends in its not-found handler for a path no controller serves (a gateway path):
+   * wrapping it (an own property of this app's HTTP adapter, set before init registers it) lets an
+   * upgrade run every middleware and hook first, then continue to the gateway.
+   */
+  #hookNotFoundHandler(app: INestApplication): boolean {
+    const adapter = app.getHttpAdapter() as unknown as HttpAdapterLike;
+    const type = adapter.getType?.();
+    const original = adapter.setNotFoundHandler;
+    if ((type !== 'express' && type !== 'fastify') || typeof original !== 'function') return false;
+    const continuations = this.#continuations;
+    adapter.setNotFoundHandler = function (this: unknown, handler: (...args: unknown[]) => unknown, ...rest: unknown[]) {
+      const wrapped = function (this: unknown, req: unknown, res: unknown, ...more: unknown[]): unknown {
+        const raw = ((req as { raw?: http.IncomingMessage }).raw ?? req) as http.IncomingMessage;
+        const next = continuations.get(raw);
+        if (!next) return handler.call(this, req, res, ...more);
+        continuations.delete(raw);
+        // Fastify would answer the 404 itself once the handler returns: the socket is ours now.
+        (res as { hijack?: () => void }).hijack?.();
+        next();
+        return undefined;
+      };
+      return original.call(this, wrapped, ...rest);
+    };
+    return true;
+  }
+
+  /** The platform's path case rule: Express matches case-insensitively by default, Fastify case-sensitively. */
+  #platformCaseSensitive(): boolean | undefined {
+    if (!this.#app) return undefined;
+    const adapter = this.#app.getHttpAdapter() as unknown as HttpAdapterLike;
+    const instance = adapter.getInstance?.() as
+      | { enabled?: (setting: string) => boolean; initialConfig?: { caseSensitive?: boolean } }
+      | undefined;
+    if (adapter.getType?.() === 'express' && typeof instance?.enabled === 'function') {
+      return instance.enabled('case sensitive routing');
+    }
+    if (adapter.getType?.() === 'fastify') return instance?.initialConfig?.caseSensitive ?? true;
+    return undefined;
   }
 
   create(port: number, options: WskitGatewayOptions = {}): GatewayServer {
-    const gateway = new GatewayServer(port, options, this.#options.ws ?? {});
+    const caseSensitive = options.caseSensitive ?? this.#platformCaseSensitive();
+    const gateway = new GatewayServer(port, { ...options, caseSensitive }, this.#options.ws ?? {}, this.#options.closeReason);
+    // Nest calls handleConnection from an rxjs subscription, where a throw becomes an uncaught exception;
+    // it binds the method right after create(), so the guard goes on now.
+    for (const set of this.#gatewayGuards(gateway)) this.#guardConnectionHandler(set.instance);
     if (port === 0) {
       if (!this.#httpServer) {
         throw new Error('WskitAdapter: a gateway without a port needs the application (or an HTTP server) to share');
@@ -104,6 +192,33 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
 
   bindClientConnect(server: GatewayServer, callback: (...args: unknown[]) => unknown): void {
     server.on('connection', (ws, request, context) => callback(ws, request, context));
+  }
+
+  /** A throwing or rejecting `handleConnection` closes that socket with 1011 and is logged, nothing more. */
+  #guardConnectionHandler(instance: object): void {
+    const gateway = instance as { handleConnection?: (...args: unknown[]) => unknown };
+    const original = gateway.handleConnection;
+    if (typeof original !== 'function' || GUARDED.has(original)) return;
+    const logger = this.#logger;
+    const fail = (error: unknown, client: unknown): void => {
+      logger.error(error);
+      const ws = client as WebSocket;
+      if (ws && typeof ws.close === 'function' && ws.readyState === OPEN) ws.close(1011, 'Internal server error');
+    };
+    const guarded = function (this: unknown, client: unknown, ...rest: unknown[]): unknown {
+      try {
+        const result = original.call(this, client, ...rest);
+        if (result && typeof (result as PromiseLike<unknown>).then === 'function') {
+          return Promise.resolve(result).catch((error: unknown) => fail(error, client));
+        }
+        return result;
+      } catch (error) {
+        fail(error, client);
+        return undefined;
+      }
+    };
+    GUARDED.add(guarded);
+    Object.defineProperty(instance, 'handleConnection', { value: guarded, writable: true, configurable: true });
   }
 
   bindClientDisconnect(client: WebSocket, callback: (...args: unknown[]) => unknown): void {
@@ -122,15 +237,19 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
   ): void {
     const byEvent = new Map<unknown, WsMessageHandler>();
     for (const handler of handlers) if (!byEvent.has(handler.message)) byEvent.set(handler.message, handler);
-    const parse = this.#options.messageParser ?? parseJsonMessage;
-
     // Nest 11's default exception filter "emits" to native sockets, which only reaches local listeners.
-    client.on('exception', (payload: unknown) => this.#send(client, { event: 'exception', data: payload }));
+    // The reply carries the id of the message whose handler failed.
+    client.on('exception', (payload: unknown) => {
+      const id = this.#currentMessage.getStore()?.id;
+      this.#send(client, id === undefined ? { event: 'exception', data: payload } : { event: 'exception', data: payload, id });
+    });
+
+    this.#tagExceptionReplies(client);
 
     client.on('message', (data: RawData, isBinary: boolean) => {
-      let message: InboundMessage | null;
+      let message: InboundMessage | null | undefined;
       try {
-        message = parse(data, isBinary);
+        message = this.#messageParser(data, isBinary);
       } catch (error) {
         this.#report(client, { code: 'INVALID_MESSAGE', message: describe(error, 'Invalid message'), cause: error });
         return;
@@ -146,8 +265,32 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
         });
         return;
       }
-      this.#dispatch(client, handler, message, transform);
+      if (message.id === undefined) this.#dispatch(client, handler, message, transform);
+      else this.#currentMessage.run(message, () => this.#dispatch(client, handler, message, transform));
     });
+  }
+
+  /**
+   * Nest 12's exception filter writes `{"event":"exception",…}` to native sockets itself: while a message
+   * with an id is being handled, that reply gets the id too. Other sends pass with one string check.
+   */
+  #tagExceptionReplies(client: WebSocket): void {
+    const current = this.#currentMessage;
+    const send = client.send;
+    const tagged = function (this: WebSocket, data: unknown, ...rest: unknown[]): void {
+      if (typeof data === 'string' && data.startsWith(EXCEPTION_PREFIX)) {
+        const id = current.getStore()?.id;
+        if (id !== undefined) {
+          try {
+            data = JSON.stringify({ ...(JSON.parse(data) as object), id });
+          } catch {
+            // not JSON after all: sent as it is
+          }
+        }
+      }
+      return (send as (...args: unknown[]) => void).call(this, data, ...rest);
+    };
+    Object.defineProperty(client, 'send', { value: tagged, writable: true, configurable: true, enumerable: false });
   }
 
   #dispatch(
@@ -179,20 +322,25 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
     transform(result).subscribe({
       next: (response) => {
         if (handler.isAckHandledManually || response === undefined || response === null) return;
-        this.#send(client, ackReply(response, message));
+        // A reply that cannot be serialized (circular, BigInt) is this handler's error, not an uncaught one.
+        try {
+          this.#send(client, ackReply(response, message));
+        } catch (error) {
+          fail(error);
+        }
       },
       error: fail,
     });
   }
 
   async close(server: GatewayServer): Promise<void> {
-    await server.close(this.#options.shutdownTimeout ?? 3000);
+    await server.close(this.#options.shutdownTimeout ?? 5000);
   }
 
   async dispose(): Promise<void> {
     const closing: Promise<void>[] = [];
     for (const host of this.#hosts.values()) {
-      host.server.off('upgrade', host.listener);
+      host.pipeline.detach(host.server);
       if (host.owned) closing.push(new Promise((resolve) => host.server.close(() => resolve())));
     }
     this.#hosts.clear();
@@ -217,9 +365,19 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
   #attach(server: HttpServer, gateway: GatewayServer, owned: boolean): void {
     let host = this.#hosts.get(server);
     if (!host) {
-      const created: UpgradeHost = { server, gateways: [], owned, listener: () => {} };
-      created.listener = (req, socket, head) => void this.#onUpgrade(created, req, socket, head);
-      server.on('upgrade', created.listener);
+      const { unmatched, unknownPath } = this.#options;
+      const pipeline: UpgradePipeline = new UpgradePipeline(
+        {
+          dispatch: (upgrade) => this.#onUpgrade(created, upgrade),
+          onDebug: (message, error) => this.#logger.debug?.(`${message}: ${describe(error, 'error')}`),
+        },
+        {
+          upgradeTimeout: this.#options.upgradeTimeout,
+          unmatched: unmatched ?? (unknownPath === 'ignore' ? 'ignore' : 'reject'),
+        },
+      );
+      const created: UpgradeHost = { server, gateways: [], owned, pipeline };
+      pipeline.attach(server);
       this.#hosts.set(server, created);
       host = created;
     }
@@ -278,44 +436,50 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
     server.listen(port, host);
   }
 
-  async #onUpgrade(host: UpgradeHost, req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const onSocketError = (): void => {
-      socket.destroy();
-    };
-    socket.on('error', onSocketError);
-    try {
-      const url = req.url ?? '/';
-      let gateway: GatewayServer | undefined;
-      let params: PathParams | null = null;
-      for (const candidate of host.gateways) {
-        params = candidate.pattern.match(url);
-        if (params) {
-          gateway = candidate;
-          break;
-        }
+  #onUpgrade(host: UpgradeHost, upgrade: PendingUpgrade): void {
+    const req = upgrade.req;
+    const url = req.url ?? '/';
+    let gateway: GatewayServer | undefined;
+    let params: PathParams | null = null;
+    for (const candidate of host.gateways) {
+      params = candidate.pattern.match(url);
+      if (params) {
+        gateway = candidate;
+        break;
       }
-      if (!gateway || !params) {
-        if (this.#options.unknownPath === 'ignore') {
-          if (host.server.listenerCount('upgrade') <= 1) socket.destroy();
-          return;
-        }
-        writeHttpError(socket, 404);
-        return;
-      }
-      if (gateway.closing) {
-        writeHttpError(socket, 503);
-        return;
-      }
-      if (!(await this.#passGuards(gateway, req, socket))) return;
-      if (socket.destroyed) return;
-      socket.off('error', onSocketError);
-      const matched = gateway;
-      const context = createConnectionContext(req, params, matched.path);
-      matched.wss.handleUpgrade(req, socket, head, (ws) => matched.accept(ws, context));
-    } catch (error) {
-      this.#logger.error(error);
-      writeHttpError(socket, 500);
     }
+    if (!gateway || !params) {
+      upgrade.unmatched();
+      return;
+    }
+    if (gateway.closing) {
+      upgrade.reject(503);
+      return;
+    }
+    const matched = gateway;
+    const matchedParams = params;
+    const proceed = (): void => {
+      void this.#passGuards(matched, upgrade).then(
+        (allowed) => {
+          if (!allowed || upgrade.settled) return;
+          const context = createConnectionContext(req, matchedParams, matched.path);
+          void upgrade.accept(matched.wss, (ws) => matched.accept(ws, context), (error) => this.#logger.error(error));
+        },
+        (error: unknown) => {
+          this.#logger.error(error);
+          upgrade.reject(500);
+        },
+      );
+    };
+    const handlers = host.owned ? [] : (host.server.listeners('request') as ((req: unknown, res: unknown) => void)[]);
+    if (!this.#httpPipeline || handlers.length === 0) {
+      proceed();
+      return;
+    }
+    // The app's middleware/hooks first, as for an HTTP request to this path; its not-found handler
+    // hands the request back (see #hookNotFoundHandler). Whatever the middleware answers stands.
+    this.#continuations.set(req, proceed);
+    for (const handler of handlers) handler.call(host.server, req, upgrade.res);
   }
 
   #gatewayGuards(gateway: GatewayServer): GatewayGuardSet[] {
@@ -332,10 +496,10 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
    * Nest's guards for the gateway class(es) first (global, class, handleConnection, in Nest's order),
    * then the connection guards; the first refusal answers the upgrade.
    */
-  async #passGuards(gateway: GatewayServer, req: http.IncomingMessage, socket: Duplex): Promise<boolean> {
+  async #passGuards(gateway: GatewayServer, upgrade: PendingUpgrade): Promise<boolean> {
     const sets = this.#gatewayGuards(gateway);
     if (gateway.guards.length === 0 && sets.every((set) => set.guards.length === 0)) return true;
-    const res = createUpgradeResponse(req, socket);
+    const { req, res } = upgrade;
     let verdict: GuardVerdict = { allowed: true };
     // A global guard is shared by every gateway class of a server: it runs once per upgrade.
     const ran = new Set<CanActivate>();
@@ -354,7 +518,7 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
     }
     if (verdict.allowed) {
       // False when a guard answered through the response itself (a redirect, say): that answer stands.
-      return res.release();
+      return !res.headersSent && !res.writableEnded;
     }
     if (verdict.status >= 500) this.#logger.error(verdict.error);
     if (!res.headersSent && !res.writableEnded) {
@@ -367,6 +531,11 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
     return false;
   }
 }
+
+const EXCEPTION_PREFIX = '{"event":"exception",';
+
+/** handleConnection functions already wrapped (a gateway instance serving two servers is wrapped once). */
+const GUARDED = new WeakSet<object>();
 
 function describe(error: unknown, fallback: string): string {
   return error instanceof Error && error.message ? error.message : fallback;
