@@ -25,7 +25,7 @@ await app.register(fastifySession, {
 });
 await app.register(websocket, {
   options: { maxPayload: 16 * 1024, heartbeat: { interval: 30_000, timeout: 10_000 } },
-  closeTimeout: 2000,
+  shutdownTimeout: 2000,
 });
 
 const NICK = '^[A-Za-z0-9_]{1,20}$';

@@ -15,7 +15,7 @@ export async function create({ prefix, hub, secret }) {
     cookie: { path: prefix, secure: false, httpOnly: true, sameSite: 'lax' },
     saveUninitialized: false,
   });
-  await app.register(websocket, { options: SOCKET_OPTIONS, closeTimeout: 2000 });
+  await app.register(websocket, { options: SOCKET_OPTIONS, shutdownTimeout: 2000 });
 
   app.post(`${prefix}/login`, async (request, reply) => {
     const name = nameFrom(request.body);

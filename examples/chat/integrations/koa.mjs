@@ -10,8 +10,7 @@ import { BAD_NAME, LOG_IN_FIRST, ROOM, SOCKET_OPTIONS, UPGRADE_REQUIRED, nameFro
 export async function create({ prefix, hub, secret }) {
   const app = new Koa();
   app.keys = [secret];
-  const { maxPayload, heartbeat } = SOCKET_OPTIONS;
-  const ws = websocket({ maxPayload, heartbeat, compression: true, shutdownTimeout: 2000 });
+  const ws = websocket({ ...SOCKET_OPTIONS, shutdownTimeout: 2000 });
   app.use(ws);
   app.use(session({ key: 'wskit.koa', signed: true, path: prefix, httpOnly: true, sameSite: 'lax' }, app));
 

@@ -1,6 +1,6 @@
 // @wskit/nest: a gateway on /nest/rooms/:room whose class guard runs on the upgrade request before the
-// handshake (Nest middleware does not run on upgrades, so the guard runs express-session itself) and
-// throws UnauthorizedException → a real 401. Messages go through Nest: the adapter's messageParser maps
+// handshake and throws UnauthorizedException → a real 401. express-session is app middleware, which the
+// adapter runs on upgrades too (its httpPipeline option); the guard runs it itself only if it has not run. Messages go through Nest: the adapter's messageParser maps
 // the shared client's {"type":"say"} to the event "say", handled by @SubscribeMessage('say').
 // Plain JavaScript, so decorators are applied as functions.
 import 'reflect-metadata';
@@ -13,7 +13,6 @@ import {
   Module,
   Post,
   Req,
-  Res,
   UnauthorizedException,
   UseGuards,
 } from '@nestjs/common';
@@ -41,8 +40,7 @@ export async function create({ prefix, hub, secret }) {
     cookie: { path: prefix, httpOnly: true, sameSite: 'lax' },
   });
 
-  // Runs at connect time (type 'http': the upgrade request) and for the controller's room probe;
-  // per message (type 'ws') there is nothing left to check.
+  // Runs at connect time (type 'http': the upgrade request); per message (type 'ws') there is nothing left to check.
   class SessionGuard {
     async canActivate(context) {
       if (context.getType() !== 'http') return true;
@@ -84,15 +82,10 @@ export async function create({ prefix, hub, secret }) {
     me(req) {
       return { name: req.session.name ?? null };
     }
-
-    room(res) {
-      res.status(426).json({ error: UPGRADE_REQUIRED });
-    }
   }
   decorate(SessionController, 'login', [Post('login'), HttpCode(200)], [Body(), Req()]);
   decorate(SessionController, 'logout', [Post('logout'), HttpCode(200)], [Req()]);
   decorate(SessionController, 'me', [Get('me')], [Req()]);
-  decorate(SessionController, 'room', [Get('rooms/:room'), UseGuards(SessionGuard)], [Res()]);
   Controller(prefix.slice(1))(SessionController);
 
   class DemoModule {}
@@ -100,6 +93,12 @@ export async function create({ prefix, hub, secret }) {
 
   const app = await NestFactory.create(DemoModule, new ExpressAdapter(), { logger: ['error', 'warn'] });
   app.use(prefix, sessions);
+  // A plain GET of a room URL (the page's probe after a refused upgrade) gets the guard's answer, as plain
+  // HTTP. Upgrades pass: the adapter runs this middleware on them too, then the gateway's guard decides.
+  app.use(`${prefix}/rooms/`, (req, res, next) => {
+    if (req.headers.upgrade) return next();
+    res.status(req.session.name ? 426 : 401).json({ error: req.session.name ? UPGRADE_REQUIRED : LOG_IN_FIRST });
+  });
   app.useWebSocketAdapter(
     new WskitAdapter(app, {
       shutdownTimeout: 2000,
