@@ -38,8 +38,11 @@ export function renderChart({ meta, servers, scenarios }) {
         const label = `${bound}${fmt(r.median)}${Number.isFinite(r.ratioMedian) ? `  (${r.ratioMedian.toFixed(2)}× ${meta?.baseline ?? 'ws-js'})` : ''}`;
         if (Number.isFinite(score)) {
           const end = x(score);
-          parts.push(`<rect x="${LABEL_W}" y="${y}" width="${(end - LABEL_W).toFixed(1)}" height="${BAR_H}" fill="${COLORS[name] ?? '#888'}"/>`);
-          if (score > AXIS_MAX) parts.push(`<path d="M${end - 6} ${y - 2} l6 ${BAR_H / 2 + 2} l-6 ${BAR_H / 2 + 2}" fill="#fff"/>`);
+          parts.push(
+            `<rect x="${LABEL_W}" y="${y}" width="${(end - LABEL_W).toFixed(1)}" height="${BAR_H}" fill="${COLORS[name] ?? '#888'}"/>`,
+          );
+          if (score > AXIS_MAX)
+            parts.push(`<path d="M${end - 6} ${y - 2} l6 ${BAR_H / 2 + 2} l-6 ${BAR_H / 2 + 2}" fill="#fff"/>`);
           parts.push(`<text x="${Math.min(end, LABEL_W + BAR_W) + 6}" y="${y + 11}">${escape(label)}</text>`);
         } else {
           parts.push(`<text x="${LABEL_W + 6}" y="${y + 11}">${escape(label)}</text>`);

@@ -351,7 +351,13 @@ function textPayload(size) {
 function jsonPayload(size) {
   const items = [];
   for (let i = 0; JSON.stringify(items).length < size - 160; i++) {
-    items.push({ id: i, user: `user-${(i * 7919) % 1000}`, text: `Grüße aus Köln, message ${i}`, tags: ['chat', i % 3 ? 'eu' : 'us'], score: i * 1.5 });
+    items.push({
+      id: i,
+      user: `user-${(i * 7919) % 1000}`,
+      text: `Grüße aus Köln, message ${i}`,
+      tags: ['chat', i % 3 ? 'eu' : 'us'],
+      score: i * 1.5,
+    });
   }
   const json = Buffer.from(JSON.stringify(items));
   return Buffer.concat([json, Buffer.alloc(Math.max(0, size - json.length), 0x20)]);
@@ -548,7 +554,8 @@ async function broadcast(server, p) {
   const cpu = window.end();
   await server.stop();
   for (const conn of conns) conn.socket.destroy();
-  if (deliveries.length < repeat) throw new Error(`only ${received} of ${expected} messages arrived within ${p.timeoutMs} ms`);
+  if (deliveries.length < repeat)
+    throw new Error(`only ${received} of ${expected} messages arrived within ${p.timeoutMs} ms`);
   const deliveryMs = median(deliveries);
   const mean = (key) => replies.reduce((sum, r) => sum + (r[key] ?? NaN), 0) / replies.length;
   return {
@@ -561,7 +568,14 @@ async function broadcast(server, p) {
       serverCpuMsPerBroadcast: (cpu.serverCpu * cpu.seconds * 1e3) / (p.times * repeat),
     },
     cpu,
-    detail: { clients: p.clients, times: p.times, repeat, size: p.size, serverSendMs: mean('sendMs'), path: replies[0]?.path },
+    detail: {
+      clients: p.clients,
+      times: p.times,
+      repeat,
+      size: p.size,
+      serverSendMs: mean('sendMs'),
+      path: replies[0]?.path,
+    },
   };
 }
 

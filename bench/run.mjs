@@ -28,28 +28,57 @@ const BASELINE = args.get('baseline') ?? (pluginMode ? 'wskit' : 'ws-js');
 
 const SERVERS = [
   { name: 'wskit', label: '@wskit/core', script: 'servers/wskit.mjs', env: {} },
-  { name: 'ws-js', label: 'ws (pure JS)', script: 'servers/ws.mjs', env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' } },
-  { name: 'ws-native', label: 'ws + bufferutil/utf-8-validate', script: 'servers/ws.mjs', env: {}, unsetEnv: ['WS_NO_BUFFER_UTIL', 'WS_NO_UTF_8_VALIDATE'] },
+  {
+    name: 'ws-js',
+    label: 'ws (pure JS)',
+    script: 'servers/ws.mjs',
+    env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' },
+  },
+  {
+    name: 'ws-native',
+    label: 'ws + bufferutil/utf-8-validate',
+    script: 'servers/ws.mjs',
+    env: {},
+    unsetEnv: ['WS_NO_BUFFER_UTIL', 'WS_NO_UTF_8_VALIDATE'],
+  },
   { name: 'net', label: 'net echo (ceiling)', script: 'servers/net.mjs', env: {} },
   { name: 'wskit-express', label: '@wskit/express', script: 'servers/wskit-express.mjs', env: {}, group: 'plugins' },
-  { name: 'express-ws', label: 'express-ws (ws + native add-ons)', script: 'servers/express-ws.mjs', env: {}, group: 'plugins', unsetEnv: ['WS_NO_BUFFER_UTIL', 'WS_NO_UTF_8_VALIDATE'] },
+  {
+    name: 'express-ws',
+    label: 'express-ws (ws + native add-ons)',
+    script: 'servers/express-ws.mjs',
+    env: {},
+    group: 'plugins',
+    unsetEnv: ['WS_NO_BUFFER_UTIL', 'WS_NO_UTF_8_VALIDATE'],
+  },
   { name: 'wskit-fastify', label: '@wskit/fastify', script: 'servers/wskit-fastify.mjs', env: {}, group: 'plugins' },
-  { name: 'fastify-ws', label: '@fastify/websocket (ws + native add-ons)', script: 'servers/fastify-websocket.mjs', env: {}, group: 'plugins', unsetEnv: ['WS_NO_BUFFER_UTIL', 'WS_NO_UTF_8_VALIDATE'] },
+  {
+    name: 'fastify-ws',
+    label: '@fastify/websocket (ws + native add-ons)',
+    script: 'servers/fastify-websocket.mjs',
+    env: {},
+    group: 'plugins',
+    unsetEnv: ['WS_NO_BUFFER_UTIL', 'WS_NO_UTF_8_VALIDATE'],
+  },
   { name: 'wskit-koa', label: '@wskit/koa', script: 'servers/wskit-koa.mjs', env: {}, group: 'plugins' },
 ];
 const PLUGIN_SCENARIOS = ['a', 'd'];
 
 // Durations in ms: quick keeps the whole run under 4 minutes, full under 15 (2-core machine).
-const T = quick
-  ? { warmup: 300, measure: 1000, bigMeasure: 1500 }
-  : { warmup: 1000, measure: 3000, bigMeasure: 4000 };
+const T = quick ? { warmup: 300, measure: 1000, bigMeasure: 1500 } : { warmup: 1000, measure: 3000, bigMeasure: 4000 };
 
 // ------------------------------------------------------------------------------------------- file descriptors
 
 function openFileLimits() {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
-    const [soft, hard] = line.trim().split(/\s+/).slice(3, 5).map((v) => (v === 'unlimited' ? Infinity : Number(v)));
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const [soft, hard] = line
+      .trim()
+      .split(/\s+/)
+      .slice(3, 5)
+      .map((v) => (v === 'unlimited' ? Infinity : Number(v)));
     return { soft, hard };
   } catch {
     return { soft: 1024, hard: 1024 };
@@ -83,28 +112,50 @@ const broadcastTimes = Number(args.get('broadcast-times') ?? (quick ? 30 : 100))
 const echoTimes = { warmupMs: T.warmup, durationMs: T.measure };
 const SCENARIOS = [
   {
-    id: 'a', title: '(a) small-message echo', about: '64 connections × 64 in flight, 32-byte binary',
-    load: 'echo', params: { payload: 'binary', size: 32, conns: 64, inflight: 64, ...echoTimes },
+    id: 'a',
+    title: '(a) small-message echo',
+    about: '64 connections × 64 in flight, 32-byte binary',
+    load: 'echo',
+    params: { payload: 'binary', size: 32, conns: 64, inflight: 64, ...echoTimes },
     metrics: [{ key: 'msgsPerSec', unit: 'msgs/s', better: 'higher' }],
   },
   {
-    id: 'b', title: '(b) 1 KiB text echo', about: '64 connections × 64 in flight, 1,024-byte UTF-8 text (multi-byte characters)',
-    load: 'echo', params: { payload: 'text', size: 1024, conns: 64, inflight: 64, ...echoTimes },
+    id: 'b',
+    title: '(b) 1 KiB text echo',
+    about: '64 connections × 64 in flight, 1,024-byte UTF-8 text (multi-byte characters)',
+    load: 'echo',
+    params: { payload: 'text', size: 1024, conns: 64, inflight: 64, ...echoTimes },
     metrics: [{ key: 'msgsPerSec', unit: 'msgs/s', better: 'higher' }],
   },
   {
-    id: 'c', title: '(c) 16 MiB binary echo', about: 'one connection, one 16 MiB message in flight, echoed repeatedly',
-    load: 'echo', params: { payload: 'binary', size: 16 * 1024 * 1024, conns: 1, inflight: 1, warmupMs: T.warmup, durationMs: T.bigMeasure },
+    id: 'c',
+    title: '(c) 16 MiB binary echo',
+    about: 'one connection, one 16 MiB message in flight, echoed repeatedly',
+    load: 'echo',
+    params: {
+      payload: 'binary',
+      size: 16 * 1024 * 1024,
+      conns: 1,
+      inflight: 1,
+      warmupMs: T.warmup,
+      durationMs: T.bigMeasure,
+    },
     metrics: [{ key: 'MBps', unit: 'MB/s', better: 'higher' }],
   },
   {
-    id: 'd', title: '(d) handshakes', about: '32 in flight; connect, upgrade, close frame, TCP close',
-    load: 'handshakes', params: { inflight: 32, ...echoTimes },
+    id: 'd',
+    title: '(d) handshakes',
+    about: '32 in flight; connect, upgrade, close frame, TCP close',
+    load: 'handshakes',
+    params: { inflight: 32, ...echoTimes },
     metrics: [{ key: 'handshakesPerSec', unit: 'handshakes/s', better: 'higher' }],
   },
   {
-    id: 'e', title: '(e) idle connection memory', about: `${idleConns} idle connections, after GC, above the empty server`,
-    load: 'idleMemory', params: { conns: idleConns, concurrency: 200, settleMs: quick ? 300 : 1000 },
+    id: 'e',
+    title: '(e) idle connection memory',
+    about: `${idleConns} idle connections, after GC, above the empty server`,
+    load: 'idleMemory',
+    params: { conns: idleConns, concurrency: 200, settleMs: quick ? 300 : 1000 },
     metrics: [
       { key: 'heapPerConn', unit: 'B heap/conn', better: 'lower' },
       { key: 'rssPerConn', unit: 'B RSS/conn', better: 'lower' },
@@ -112,8 +163,11 @@ const SCENARIOS = [
     noCpu: true,
   },
   {
-    id: 'f', title: '(f) broadcast', about: `128-byte binary message to ${broadcastClients} clients, ${broadcastTimes} times`,
-    load: 'broadcast', params: { clients: broadcastClients, times: broadcastTimes, size: 128, concurrency: 200, timeoutMs: 60_000 },
+    id: 'f',
+    title: '(f) broadcast',
+    about: `128-byte binary message to ${broadcastClients} clients, ${broadcastTimes} times`,
+    load: 'broadcast',
+    params: { clients: broadcastClients, times: broadcastTimes, size: 128, concurrency: 200, timeoutMs: 60_000 },
     metrics: [
       { key: 'deliveryMs', unit: 'ms to deliver all', better: 'lower' },
       // All server CPU (user + system) over the window per broadcast: wskit's writes happen after the call, in
@@ -122,33 +176,60 @@ const SCENARIOS = [
     ],
   },
   {
-    id: 'f-single', title: '(f) broadcast, one at a time', about: `one 128-byte broadcast to ${broadcastClients} idle clients, ${quick ? 10 : 20} times, each after the last was delivered`,
-    load: 'broadcast', params: { clients: broadcastClients, times: 1, repeat: quick ? 10 : 20, size: 128, concurrency: 200, timeoutMs: 60_000 },
+    id: 'f-single',
+    title: '(f) broadcast, one at a time',
+    about: `one 128-byte broadcast to ${broadcastClients} idle clients, ${quick ? 10 : 20} times, each after the last was delivered`,
+    load: 'broadcast',
+    params: {
+      clients: broadcastClients,
+      times: 1,
+      repeat: quick ? 10 : 20,
+      size: 128,
+      concurrency: 200,
+      timeoutMs: 60_000,
+    },
     metrics: [
       { key: 'deliveryMs', unit: 'ms until the last client has it (median)', better: 'lower' },
       { key: 'serverCpuMsPerBroadcast', unit: 'ms server CPU/broadcast', better: 'lower' },
     ],
   },
   {
-    id: 'f-burst', title: '(f) broadcast, burst', about: `the same ${broadcastTimes} broadcasts to ${broadcastClients} clients issued in one synchronous loop`,
-    load: 'broadcast', params: { clients: broadcastClients, times: broadcastTimes, size: 128, concurrency: 200, timeoutMs: 60_000, mode: 'burst' },
+    id: 'f-burst',
+    title: '(f) broadcast, burst',
+    about: `the same ${broadcastTimes} broadcasts to ${broadcastClients} clients issued in one synchronous loop`,
+    load: 'broadcast',
+    params: {
+      clients: broadcastClients,
+      times: broadcastTimes,
+      size: 128,
+      concurrency: 200,
+      timeoutMs: 60_000,
+      mode: 'burst',
+    },
     metrics: [
       { key: 'deliveryMs', unit: 'ms to deliver all', better: 'lower' },
       { key: 'serverCpuMsPerBroadcast', unit: 'ms server CPU/broadcast', better: 'lower' },
     ],
   },
   {
-    id: 'g', title: '(g) permessage-deflate echo', about: '16 connections × 8 in flight, 4 KiB JSON-like text, compressed both ways',
-    load: 'echo', params: { payload: 'json', size: 4096, conns: 16, inflight: 8, deflate: true, ...echoTimes },
-    env: { BENCH_DEFLATE: '1' }, skip: ['net'],
+    id: 'g',
+    title: '(g) permessage-deflate echo',
+    about: '16 connections × 8 in flight, 4 KiB JSON-like text, compressed both ways',
+    load: 'echo',
+    params: { payload: 'json', size: 4096, conns: 16, inflight: 8, deflate: true, ...echoTimes },
+    env: { BENCH_DEFLATE: '1' },
+    skip: ['net'],
     metrics: [
       { key: 'msgsPerSec', unit: 'msgs/s', better: 'higher' },
       { key: 'rssMB', unit: 'MB RSS at end', better: 'lower' },
     ],
   },
   {
-    id: 'latency', title: '(latency) ping-pong round trip', about: 'one connection, one 32-byte message in flight',
-    load: 'echo', params: { payload: 'binary', size: 32, conns: 1, inflight: 1, latency: true, maxSamples: 1_000_000, ...echoTimes },
+    id: 'latency',
+    title: '(latency) ping-pong round trip',
+    about: 'one connection, one 32-byte message in flight',
+    load: 'echo',
+    params: { payload: 'binary', size: 32, conns: 1, inflight: 1, latency: true, maxSamples: 1_000_000, ...echoTimes },
     metrics: [
       { key: 'p50us', unit: 'µs p50', better: 'lower' },
       { key: 'p99us', unit: 'µs p99', better: 'lower' },
@@ -183,7 +264,11 @@ function runLoad(server, scenario, params, timeoutMs) {
       clearTimeout(timer);
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
       if (line) resolve(JSON.parse(line.slice(7)));
-      else resolve({ ok: false, error: `no result (timed out or crashed): ${err.trim().split('\n').slice(-2).join(' | ')}` });
+      else
+        resolve({
+          ok: false,
+          error: `no result (timed out or crashed): ${err.trim().split('\n').slice(-2).join(' | ')}`,
+        });
     });
   });
 }
@@ -207,8 +292,12 @@ const servers = SERVERS.filter((s) => wantedServers.includes(s.name));
 const scenarios = SCENARIOS.filter((s) => wantedScenarios.includes(s.id));
 const started = Date.now();
 
-console.log(`wskit bench — ${quick ? 'quick' : 'full'} mode, ${rounds} rounds, node ${process.version}, ${cpus().length} CPUs`);
-console.log(`open files: soft ${limits.soft}, hard ${limits.hard}${raiseTo > limits.soft ? `; raised to ${raiseTo} for the load runs` : ''}`);
+console.log(
+  `wskit bench — ${quick ? 'quick' : 'full'} mode, ${rounds} rounds, node ${process.version}, ${cpus().length} CPUs`,
+);
+console.log(
+  `open files: soft ${limits.soft}, hard ${limits.hard}${raiseTo > limits.soft ? `; raised to ${raiseTo} for the load runs` : ''}`,
+);
 console.log(`idle-memory connections: ${idleConns}; broadcast: ${broadcastClients} clients × ${broadcastTimes} times`);
 for (const note of notes) console.log(`note: ${note}`);
 
@@ -238,7 +327,9 @@ for (const scenario of scenarios) {
       runs.push({ scenario: scenario.id, server: server.name, round, ...result });
       const shown = result.ok
         ? scenario.metrics.map((m) => `${fmt(result.metrics[m.key])} ${m.unit}`).join(', ') +
-          (result.cpu ? `  (CPU: server ${pct(result.cpu.serverCpu)}, generator ${pct(result.cpu.generatorCpu)}, others ${pct(result.cpu.otherCpu)})` : '')
+          (result.cpu
+            ? `  (CPU: server ${pct(result.cpu.serverCpu)}, generator ${pct(result.cpu.generatorCpu)}, others ${pct(result.cpu.otherCpu)})`
+            : '')
         : `FAILED: ${result.error}`;
       console.log(`  round ${round + 1} ${server.name.padEnd(14)} ${shown}`);
     }
@@ -270,7 +361,9 @@ for (const scenario of scenarios) {
       const values = mine.map((r) => r.metrics[metric.key]);
       const ratios = [];
       for (const r of mine) {
-        const base = runs.find((b) => b.scenario === scenario.id && b.server === BASELINE && b.round === r.round && b.ok);
+        const base = runs.find(
+          (b) => b.scenario === scenario.id && b.server === BASELINE && b.round === r.round && b.ok,
+        );
         if (base) ratios.push(r.metrics[metric.key] / base.metrics[metric.key]);
       }
       const genCpu = median(mine.map((r) => r.cpu?.generatorCpu ?? NaN).filter(Number.isFinite));
@@ -300,25 +393,36 @@ for (const entry of summary) {
   const scenario = scenarios.find((s) => s.id === entry.id);
   for (const metric of entry.metrics) {
     console.log(`\n${entry.title} — ${metric.unit} (${metric.better} is better); ${entry.about}`);
-    console.log(`  ${'server'.padEnd(14)}${'median'.padStart(14)}  ${'min–max'.padEnd(24)}${`ratio to ${BASELINE} [min–max]`.padEnd(27)}${scenario.noCpu ? '' : 'server CPU  gen CPU  others'}`);
+    console.log(
+      `  ${'server'.padEnd(14)}${'median'.padStart(14)}  ${'min–max'.padEnd(24)}${`ratio to ${BASELINE} [min–max]`.padEnd(27)}${scenario.noCpu ? '' : 'server CPU  gen CPU  others'}`,
+    );
     for (const server of available) {
       const r = metric.results[server.name];
       if (!r) {
-        if (!(scenario.skip ?? []).includes(server.name)) console.log(`  ${server.name.padEnd(14)}${'failed'.padStart(14)}`);
+        if (!(scenario.skip ?? []).includes(server.name))
+          console.log(`  ${server.name.padEnd(14)}${'failed'.padStart(14)}`);
         continue;
       }
       const mark = r.generatorBound ? '≥' : ' ';
-      const ratio = Number.isFinite(r.ratioMedian) ? `${r.ratioMedian.toFixed(2)}× [${r.ratioMin.toFixed(2)}–${r.ratioMax.toFixed(2)}]` : '';
+      const ratio = Number.isFinite(r.ratioMedian)
+        ? `${r.ratioMedian.toFixed(2)}× [${r.ratioMin.toFixed(2)}–${r.ratioMax.toFixed(2)}]`
+        : '';
       console.log(
         `  ${server.name.padEnd(14)}${(mark + fmt(r.median)).padStart(14)}  ${`${fmt(r.min)}–${fmt(r.max)}`.padEnd(24)}${ratio.padEnd(27)}` +
-          (scenario.noCpu ? '' : `${pct(r.serverCpu).padStart(10)}  ${pct(r.generatorCpu).padStart(7)}  ${pct(r.otherCpu).padStart(6)}`) +
+          (scenario.noCpu
+            ? ''
+            : `${pct(r.serverCpu).padStart(10)}  ${pct(r.generatorCpu).padStart(7)}  ${pct(r.otherCpu).padStart(6)}`) +
           (r.failedRounds ? `  (${r.failedRounds} failed rounds)` : ''),
       );
     }
   }
 }
-console.log(`\n≥ marks a generator at ≥${GENERATOR_BOUND * 100}% of a core: that figure is a lower bound for the server.`);
-console.log('CPU is a share of one core over the measured window; "others" is what the rest of the machine used meanwhile.');
+console.log(
+  `\n≥ marks a generator at ≥${GENERATOR_BOUND * 100}% of a core: that figure is a lower bound for the server.`,
+);
+console.log(
+  'CPU is a share of one core over the measured window; "others" is what the rest of the machine used meanwhile.',
+);
 const elapsed = (Date.now() - started) / 1000;
 console.log(`total time ${Math.round(elapsed)} s`);
 

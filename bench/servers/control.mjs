@@ -44,7 +44,13 @@ export function serveControl({ port, info, clientCount, broadcast }) {
       await nextTurn();
     }
     const m = process.memoryUsage();
-    return { heapUsed: m.heapUsed, rss: m.rss, external: m.external, arrayBuffers: m.arrayBuffers, clients: clientCount() };
+    return {
+      heapUsed: m.heapUsed,
+      rss: m.rss,
+      external: m.external,
+      arrayBuffers: m.arrayBuffers,
+      clients: clientCount(),
+    };
   }
 
   async function runBroadcast(times, size, mode) {

@@ -12,7 +12,9 @@ const MAX_PAYLOAD = 64 * 1024 * 1024;
 const clients = new Set();
 
 function acceptKey(key) {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 }
 
 // XOR-unmasks buf[start, start+length) in place; `phase` is how many payload bytes came before this piece.

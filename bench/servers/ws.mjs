@@ -28,7 +28,10 @@ wss.on('listening', () => {
       version: require('ws/package.json').version,
       bufferutil: !process.env.WS_NO_BUFFER_UTIL && loadable('bufferutil'),
       // ws 8 prefers buffer.isUtf8 when Node has it (Node >= 18.14), so utf-8-validate is then unused.
-      utf8Validate: !process.env.WS_NO_UTF_8_VALIDATE && loadable('utf-8-validate') && typeof require('node:buffer').isUtf8 !== 'function',
+      utf8Validate:
+        !process.env.WS_NO_UTF_8_VALIDATE &&
+        loadable('utf-8-validate') &&
+        typeof require('node:buffer').isUtf8 !== 'function',
       perMessageDeflate: Boolean(process.env.BENCH_DEFLATE),
     },
     clientCount: () => wss.clients.size,

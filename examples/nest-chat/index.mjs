@@ -35,7 +35,10 @@ class RoomsGateway {
   server;
 
   handleConnection(client, _request, context) {
-    this.#toRoom(context.params.room, { event: 'joined', data: { room: context.params.room, name: context.query.name } });
+    this.#toRoom(context.params.room, {
+      event: 'joined',
+      data: { room: context.params.room, name: context.query.name },
+    });
   }
 
   say(text, client, room) {

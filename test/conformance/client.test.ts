@@ -3,7 +3,6 @@
  * frames to the client under test, which echoes every message; we check what the client sends back
  * (always masked), and which close code it fails the connection with.
  */
-import { once } from 'node:events';
 import { closePayload, encodeFrame, OP, type FrameSpec } from '../helpers/frames.js';
 import { acceptKey, rawServer, toEvents, type RawConnection, type RawServerHandshake } from '../helpers/raw-peer.js';
 import { binary, label, pong, text } from '../helpers/describe-events.js';
@@ -36,10 +35,26 @@ for (const n of [0, 125, 126, 127, 65535, 65536, 2 ** 24]) {
 }
 cases.push(
   { id: 'frame.masked-by-server', frames: [s({ opcode: OP.text, mask: true, payload: 'x' })], close: 1002 },
-  { id: 'frag.ping-between', frames: [s({ opcode: OP.text, fin: false, payload: 'a' }), s({ opcode: OP.ping, payload: 'p' }), s({ opcode: OP.cont, payload: 'b' })], events: [pong('p'), text('ab')] },
+  {
+    id: 'frag.ping-between',
+    frames: [
+      s({ opcode: OP.text, fin: false, payload: 'a' }),
+      s({ opcode: OP.ping, payload: 'p' }),
+      s({ opcode: OP.cont, payload: 'b' }),
+    ],
+    events: [pong('p'), text('ab')],
+  },
   { id: 'frag.cont-without-start', frames: [s({ opcode: OP.cont, payload: 'x' })], close: 1002 },
-  { id: 'frag.new-message-inside', frames: [s({ opcode: OP.text, fin: false, payload: 'a' }), s({ opcode: OP.binary, payload: 'b' })], close: 1002 },
-  { id: 'ping.125', frames: [s({ opcode: OP.ping, payload: Buffer.alloc(125, 1) })], events: [pong(Buffer.alloc(125, 1))] },
+  {
+    id: 'frag.new-message-inside',
+    frames: [s({ opcode: OP.text, fin: false, payload: 'a' }), s({ opcode: OP.binary, payload: 'b' })],
+    close: 1002,
+  },
+  {
+    id: 'ping.125',
+    frames: [s({ opcode: OP.ping, payload: Buffer.alloc(125, 1) })],
+    events: [pong(Buffer.alloc(125, 1))],
+  },
   { id: 'ping.126', frames: [s({ opcode: OP.ping, payload: Buffer.alloc(126, 1) })], close: 1002 },
   { id: 'ping.fragmented', frames: [s({ opcode: OP.ping, fin: false })], close: 1002 },
   { id: 'rsv.1', frames: [s({ opcode: OP.text, rsv1: true, payload: 'x' })], close: 1002 },
@@ -51,18 +66,42 @@ cases.push(
   { id: 'utf8.surrogate', frames: [s({ opcode: OP.text, payload: bytes(0xed, 0xa0, 0x80) })], close: 1007 },
   { id: 'utf8.above-max', frames: [s({ opcode: OP.text, payload: bytes(0xf4, 0x90, 0x80, 0x80) })], close: 1007 },
   { id: 'utf8.truncated', frames: [s({ opcode: OP.text, payload: bytes(0xe2, 0x82) })], close: 1007 },
-  { id: 'utf8.split-invalid', frames: [s({ opcode: OP.text, fin: false, payload: bytes(0xce) }), s({ opcode: OP.cont, payload: 'x' })], close: 1007 },
-  { id: 'utf8.split-valid', frames: [s({ opcode: OP.text, fin: false, payload: bytes(0xce) }), s({ opcode: OP.cont, payload: bytes(0xba) })], events: [text('κ')] },
+  {
+    id: 'utf8.split-invalid',
+    frames: [s({ opcode: OP.text, fin: false, payload: bytes(0xce) }), s({ opcode: OP.cont, payload: 'x' })],
+    close: 1007,
+  },
+  {
+    id: 'utf8.split-valid',
+    frames: [s({ opcode: OP.text, fin: false, payload: bytes(0xce) }), s({ opcode: OP.cont, payload: bytes(0xba) })],
+    events: [text('κ')],
+  },
   { id: 'close.empty', frames: [s({ opcode: OP.close })], close: null },
   { id: 'close.1-byte', frames: [s({ opcode: OP.close, payload: bytes(3) })], close: 1002 },
-  { id: 'close.reason-invalid-utf8', frames: [s({ opcode: OP.close, payload: closePayload(1000, bytes(0xff)) })], close: 1007 },
-  { id: 'close.then-text', frames: [s({ opcode: OP.close, payload: closePayload(1000) }), s({ opcode: OP.text, payload: 'late' })], close: 1000 },
+  {
+    id: 'close.reason-invalid-utf8',
+    frames: [s({ opcode: OP.close, payload: closePayload(1000, bytes(0xff)) })],
+    close: 1007,
+  },
+  {
+    id: 'close.then-text',
+    frames: [s({ opcode: OP.close, payload: closePayload(1000) }), s({ opcode: OP.text, payload: 'late' })],
+    close: 1000,
+  },
 );
 for (const code of [1000, 1001, 1003, 1007, 1011, 1014, 3000, 4999]) {
-  cases.push({ id: `close.valid.${code}`, frames: [s({ opcode: OP.close, payload: closePayload(code) })], close: code });
+  cases.push({
+    id: `close.valid.${code}`,
+    frames: [s({ opcode: OP.close, payload: closePayload(code) })],
+    close: code,
+  });
 }
 for (const code of [0, 999, 1004, 1005, 1006, 1015, 2000, 5000]) {
-  cases.push({ id: `close.invalid.${code}`, frames: [s({ opcode: OP.close, payload: closePayload(code) })], close: 1002 });
+  cases.push({
+    id: `close.invalid.${code}`,
+    frames: [s({ opcode: OP.close, payload: closePayload(code) })],
+    close: 1002,
+  });
 }
 const refuse = (id: string, answer: (h: RawServerHandshake) => RawConnection | null): void =>
   void cases.push({ id, answer, refused: true });
@@ -79,7 +118,12 @@ refuse('hs.subprotocol-list', (h) => h.accept({ 'Sec-WebSocket-Protocol': 'a, b'
 cases.at(-1)!.options = { protocols: ['a', 'b'] };
 const withAccept = (h: RawServerHandshake): string => acceptKey(h.head.headers['sec-websocket-key'] ?? '');
 refuse('hs.http-1.0-response', (h) =>
-  h.respond('HTTP/1.0 101 Switching Protocols', { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Accept': withAccept(h) }));
+  h.respond('HTTP/1.0 101 Switching Protocols', {
+    Upgrade: 'websocket',
+    Connection: 'Upgrade',
+    'Sec-WebSocket-Accept': withAccept(h),
+  }),
+);
 cases.at(-1)!.ws = { refused: false };
 // permessage-deflate responses the client must refuse (RFC 7692 §5, §7.1): the client offers it here.
 const pmdOffer = { perMessageDeflate: { clientMaxWindowBits: false } };
@@ -89,7 +133,13 @@ for (const [id, value, ws] of [
   ['hs.pmd-unknown-param', 'permessage-deflate; foo', undefined],
   ['hs.pmd-client-bits-not-offered', 'permessage-deflate; client_max_window_bits=10', undefined],
 ] as const) {
-  cases.push({ id, answer: (h) => h.accept({ 'Sec-WebSocket-Extensions': value }), refused: true, options: pmdOffer, ws });
+  cases.push({
+    id,
+    answer: (h) => h.accept({ 'Sec-WebSocket-Extensions': value }),
+    refused: true,
+    options: pmdOffer,
+    ws,
+  });
 }
 cases.push(
   { id: 'hs.upgrade-case', answer: (h) => h.accept({ Upgrade: 'WebSocket' }) },

@@ -77,7 +77,11 @@ describe.each(implementations)('server properties: $name', (impl) => {
         fresh.connection.write(encodeFrame({ opcode: OP.text, mask: true, payload: 'still up' }));
         const ok = await fresh.connection.waitFor((c) => c.frames.length > 0, 3000);
         fresh.connection.destroy();
-        expect([fresh.status, ok, toEvents(fresh.connection.frames).map(label)]).toEqual([101, true, [text('still up')]]);
+        expect([fresh.status, ok, toEvents(fresh.connection.frames).map(label)]).toEqual([
+          101,
+          true,
+          [text('still up')],
+        ]);
       }),
       { numRuns: 40 },
     );

@@ -61,7 +61,15 @@ export function comparable(observed: Observed, outcome: ServerOutcome): Record<s
   for (const [name, want] of Object.entries(outcome.headers ?? {})) {
     const got = observed.headers[name];
     result[`header ${name}`] =
-      want === null ? (got === undefined ? null : got) : want instanceof RegExp ? (got !== undefined && want.test(got) ? 'matches' : got ?? null) : got ?? null;
+      want === null
+        ? got === undefined
+          ? null
+          : got
+        : want instanceof RegExp
+          ? got !== undefined && want.test(got)
+            ? 'matches'
+            : (got ?? null)
+          : (got ?? null);
   }
   if (observed.status === 101) {
     result.events = observed.events;

@@ -5,7 +5,7 @@
  * sources.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(__dirname, '..', '..');
@@ -19,17 +19,12 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-/** Builds packages/<name> (ESM + CJS) unless its dist is up to date; core is checked first. */
+/** Builds packages/<name> (scripts/build.mjs --in-place) unless its dist is up to date; core is checked first. */
 export function ensureBuilt(name: 'core' | 'express' | 'fastify' | 'koa' | 'nest'): void {
   if (name !== 'core') ensureBuilt('core');
   const pkg = join(root, 'packages', name);
-  const outputs = ['esm', 'cjs'].map((format) => join(pkg, 'dist', format, 'index.js'));
+  const outputs = ['esm/index.js', 'esm/index.d.ts', 'cjs/index.js'].map((file) => join(pkg, 'dist', file));
   const newest = newestSource(join(pkg, 'src'));
   if (outputs.every((file) => existsSync(file) && statSync(file).mtimeMs >= newest)) return;
-  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  for (const config of ['tsconfig.json', 'tsconfig.cjs.json']) {
-    execFileSync(process.execPath, [tsc, '-p', join(pkg, config)], { stdio: 'inherit' });
-  }
-  mkdirSync(join(pkg, 'dist', 'cjs'), { recursive: true });
-  writeFileSync(join(pkg, 'dist', 'cjs', 'package.json'), '{ "type": "commonjs" }\n');
+  execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--in-place', name], { stdio: 'inherit' });
 }

@@ -11,7 +11,9 @@ import { FrameReader, OP, type Frame } from './frames.js';
 export const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 }
 
 /** One side of a raw connection after the HTTP head: frames seen so far, TCP state, a way to wait. */
@@ -22,7 +24,10 @@ export class RawConnection {
   private readonly waiters = new Set<() => void>();
   readonly closedPromise: Promise<void>;
 
-  constructor(readonly socket: Socket, leftover: Buffer) {
+  constructor(
+    readonly socket: Socket,
+    leftover: Buffer,
+  ) {
     this.closedPromise = new Promise((resolve) => {
       socket.on('close', () => {
         this.tcpClosed = true;
@@ -266,7 +271,8 @@ export function toEvents(frames: Frame[]): PeerEvent[] {
     parts.push(frame.payload);
     if (!frame.fin || !first) continue;
     let data = Buffer.concat(parts);
-    if (first.rsv1) data = inflateRawSync(Buffer.concat([data, Buffer.from([0x00, 0x00, 0xff, 0xff])]), {
+    if (first.rsv1)
+      data = inflateRawSync(Buffer.concat([data, Buffer.from([0x00, 0x00, 0xff, 0xff])]), {
         finishFlush: zlib.Z_SYNC_FLUSH,
       });
     if (first.opcode === OP.text) events.push({ type: 'text', data: data.toString(), valid: isUtf8(data) });

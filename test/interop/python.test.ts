@@ -98,12 +98,14 @@ describe.each(implementations)('python websockets interop: $name', (impl) => {
       const peer = await startPeer(PYTHON, [join(dir, 'server.py'), '--compression', compression ? 'on' : 'off']);
       const url = `ws://127.0.0.1:${peer.port}/`;
       const open = async (): Promise<WsWebSocket> => {
-        const ws = new impl.WebSocket(url, ['chat', 'superchat'], { perMessageDeflate: compression, maxPayload: 64 << 20 });
+        const ws = new impl.WebSocket(url, ['chat', 'superchat'], {
+          perMessageDeflate: compression,
+          maxPayload: 64 << 20,
+        });
         await once(ws, 'open');
         return ws;
       };
-      const next = (ws: WsWebSocket): Promise<[Buffer, boolean]> =>
-        once(ws, 'message') as Promise<[Buffer, boolean]>;
+      const next = (ws: WsWebSocket): Promise<[Buffer, boolean]> => once(ws, 'message') as Promise<[Buffer, boolean]>;
       try {
         const ws = await open();
         expect(ws.protocol).toBe('chat');
@@ -113,10 +115,18 @@ describe.each(implementations)('python websockets interop: $name', (impl) => {
           const data = Buffer.alloc(size, 0x5a);
           ws.send(text);
           const [gotText, textIsBinary] = await next(ws);
-          expect({ size, isBinary: textIsBinary, same: gotText.toString() === text }).toEqual({ size, isBinary: false, same: true });
+          expect({ size, isBinary: textIsBinary, same: gotText.toString() === text }).toEqual({
+            size,
+            isBinary: false,
+            same: true,
+          });
           ws.send(data);
           const [gotData, dataIsBinary] = await next(ws);
-          expect({ size, isBinary: dataIsBinary, same: data.equals(gotData) }).toEqual({ size, isBinary: true, same: true });
+          expect({ size, isBinary: dataIsBinary, same: data.equals(gotData) }).toEqual({
+            size,
+            isBinary: true,
+            same: true,
+          });
         }
         // Fragmented input: one message in three frames.
         ws.send('frag', { fin: false });

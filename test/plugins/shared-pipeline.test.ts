@@ -64,7 +64,11 @@ async function startExpress({ tls }: StartOptions): Promise<Harness> {
   const errors: unknown[] = [];
   const app = express();
   app.use('/hang', () => {});
-  const plugin = wskitExpress(app, { maxPayload: MAX_PAYLOAD, upgradeTimeout: UPGRADE_TIMEOUT, onError: (e) => errors.push(e) });
+  const plugin = wskitExpress(app, {
+    maxPayload: MAX_PAYLOAD,
+    upgradeTimeout: UPGRADE_TIMEOUT,
+    onError: (e) => errors.push(e),
+  });
   plugin.app.ws('/echo', (ws) => echo(ws));
   plugin.app.ws('/throw', (ws) => onMessageThrow(ws));
   const server = plugin.attach(serverFor(tls, app));
@@ -156,7 +160,9 @@ async function startNest({ tls }: StartOptions): Promise<Harness> {
     logger: { log() {}, warn() {}, debug() {}, verbose() {}, error: (e: unknown) => errors.push(e) },
     ...(tls ? { httpsOptions: selfSignedCertificate() } : {}),
   });
-  app.useWebSocketAdapter(new WskitAdapter(app, { ws: { maxPayload: MAX_PAYLOAD }, upgradeTimeout: UPGRADE_TIMEOUT, shutdownTimeout: 500 }));
+  app.useWebSocketAdapter(
+    new WskitAdapter(app, { ws: { maxPayload: MAX_PAYLOAD }, upgradeTimeout: UPGRADE_TIMEOUT, shutdownTimeout: 500 }),
+  );
   await app.listen(0, '127.0.0.1');
   return { port: (app.getHttpServer().address() as AddressInfo).port, errors, close: () => app.close() };
 }

@@ -85,7 +85,9 @@ export function connectClient(
   };
   validateConnectionOptions(settings);
   if (settings.protocolVersion !== 8 && settings.protocolVersion !== 13) {
-    throw new RangeError(`Unsupported protocol version: ${String(settings.protocolVersion)} (supported versions: 8, 13)`);
+    throw new RangeError(
+      `Unsupported protocol version: ${String(settings.protocolVersion)} (supported versions: 8, 13)`,
+    );
   }
 
   let url: URL;
@@ -103,7 +105,7 @@ export function connectClient(
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:' && url.protocol !== 'ws+unix:') {
     return fail(invalidUrl('The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"'));
   }
-  if (url.protocol === 'ws+unix:' && !url.pathname) return fail(invalidUrl('The URL\'s pathname is empty'));
+  if (url.protocol === 'ws+unix:' && !url.pathname) return fail(invalidUrl("The URL's pathname is empty"));
   if (url.hash) return fail(invalidUrl('The URL contains a fragment identifier'));
 
   const seen = new Set<string>();
@@ -193,7 +195,8 @@ export function connectClient(
       (request as https.RequestOptions & { servername?: string }).servername = request.host;
     }
   }
-  if (url.username || url.password) request.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  if (url.username || url.password)
+    request.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
   if (stripCredentials) delete request.auth;
 
   const req = secure ? https.request(request) : http.request(request);
@@ -275,7 +278,8 @@ export function connectClient(
       ws.abortConnecting(message);
     };
     // RFC 6455 §4.1: the handshake is HTTP/1.1 (101 does not exist in HTTP/1.0).
-    if (res.httpVersionMajor !== 1 || res.httpVersionMinor < 1) return reject('Invalid HTTP version in the handshake response');
+    if (res.httpVersionMajor !== 1 || res.httpVersionMinor < 1)
+      return reject('Invalid HTTP version in the handshake response');
     const upgrade = res.headers.upgrade;
     if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return reject('Invalid Upgrade header');
     if (res.headers['sec-websocket-accept'] !== acceptKey(key)) return reject('Invalid Sec-WebSocket-Accept header');

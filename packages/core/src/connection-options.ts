@@ -45,7 +45,9 @@ function describe(value: unknown): string {
 function checkDelay(name: string, value: unknown): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || !(value >= 0) || value > MAX_TIMER_DELAY) {
-    throw new RangeError(`The ${name} option must be a number of milliseconds from 0 to ${MAX_TIMER_DELAY}, got ${describe(value)}`);
+    throw new RangeError(
+      `The ${name} option must be a number of milliseconds from 0 to ${MAX_TIMER_DELAY}, got ${describe(value)}`,
+    );
   }
 }
 
@@ -58,13 +60,20 @@ export function validateConnectionOptions(options: ConnectionOptions & { handsha
   checkDelay('handshakeTimeout', options.handshakeTimeout);
   const { maxBufferedAmount, fragmentationThreshold, heartbeat } = options;
   if (maxBufferedAmount !== undefined && (typeof maxBufferedAmount !== 'number' || !(maxBufferedAmount >= 0))) {
-    throw new RangeError(`The maxBufferedAmount option must be a number of bytes >= 0 (0: no limit), got ${describe(maxBufferedAmount)}`);
+    throw new RangeError(
+      `The maxBufferedAmount option must be a number of bytes >= 0 (0: no limit), got ${describe(maxBufferedAmount)}`,
+    );
   }
   if (
     fragmentationThreshold !== undefined &&
-    (typeof fragmentationThreshold !== 'number' || !Number.isSafeInteger(fragmentationThreshold) || fragmentationThreshold < 1)
+    (typeof fragmentationThreshold !== 'number' ||
+      !Number.isSafeInteger(fragmentationThreshold) ||
+      fragmentationThreshold < 1)
   ) {
-    throw new RangeError(`The fragmentationThreshold option must be an integer number of bytes >= 1, got ${describe(fragmentationThreshold)}`);
+    throw new RangeError(
+      `The fragmentationThreshold option must be an integer number of bytes >= 1, got ${describe(fragmentationThreshold)}`,
+    );
   }
-  if (heartbeat !== undefined && heartbeat !== null && (heartbeat as unknown) !== false) validateHeartbeatOptions(heartbeat);
+  if (heartbeat !== undefined && heartbeat !== null && (heartbeat as unknown) !== false)
+    validateHeartbeatOptions(heartbeat);
 }

@@ -111,7 +111,7 @@ class Scanner {
       } else if (isTchar(code)) {
         this.pos++;
       } else {
-        this.fail('expected a token character or \'"\' in a quoted value');
+        this.fail("expected a token character or '\"' in a quoted value");
       }
     }
   }

@@ -110,8 +110,10 @@ export class FrameParser {
   ) {
     this.isServer = options.isServer;
     this.maxPayload = options.maxPayload > 0 ? options.maxPayload : Infinity;
-    this.maxFrameSize = options.maxFrameSize !== undefined && options.maxFrameSize > 0 ? options.maxFrameSize : Infinity;
-    this.maxFragments = options.maxFragments !== undefined && options.maxFragments > 0 ? options.maxFragments : Infinity;
+    this.maxFrameSize =
+      options.maxFrameSize !== undefined && options.maxFrameSize > 0 ? options.maxFrameSize : Infinity;
+    this.maxFragments =
+      options.maxFragments !== undefined && options.maxFragments > 0 ? options.maxFragments : Infinity;
     this.maxBufferedChunks =
       options.maxBufferedChunks !== undefined && options.maxBufferedChunks > 0 ? options.maxBufferedChunks : Infinity;
   }
@@ -256,7 +258,8 @@ export class FrameParser {
       if (this.messageOpcode === 0) return this.fail(protocolError('WS_ERR_INVALID_OPCODE', 'invalid opcode 0'));
       if (rsv1) return this.fail(protocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 must be clear'));
     } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
-      if (this.messageOpcode !== 0) return this.fail(protocolError('WS_ERR_INVALID_OPCODE', `invalid opcode ${opcode}`));
+      if (this.messageOpcode !== 0)
+        return this.fail(protocolError('WS_ERR_INVALID_OPCODE', `invalid opcode ${opcode}`));
       if (rsv1 && !this.rsv1Allowed) return this.fail(protocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 must be clear'));
     } else {
       return this.fail(protocolError('WS_ERR_INVALID_OPCODE', `invalid opcode ${opcode}`));
@@ -298,7 +301,9 @@ export class FrameParser {
       const high = header.readUInt32BE(at + 2);
       const low = header.readUInt32BE(at + 6);
       if (high & 0x80000000) {
-        return this.fail(protocolError('WS_ERR_INVALID_PAYLOAD_LENGTH', 'the most significant bit of a 64-bit length must be 0'));
+        return this.fail(
+          protocolError('WS_ERR_INVALID_PAYLOAD_LENGTH', 'the most significant bit of a 64-bit length must be 0'),
+        );
       }
       if (high > 0x1fffff) {
         return this.fail(
@@ -381,7 +386,11 @@ export class FrameParser {
 
   private readPayloadPiece(): boolean {
     const remaining = this.payloadLength - this.payloadRead;
-    const available = Math.min(this.buffered, remaining, this.chunks.length > 0 ? this.chunks[0]!.length - this.offset : 0);
+    const available = Math.min(
+      this.buffered,
+      remaining,
+      this.chunks.length > 0 ? this.chunks[0]!.length - this.offset : 0,
+    );
     if (available === 0) return false;
     const piece = this.take(available);
     if (this.masked) unmask(piece, this.maskKey(this.payloadRead & 3));

@@ -227,7 +227,15 @@ export class Framer implements FanoutTarget {
         const end = Math.min(offset + size, payload.length);
         const last = end === payload.length;
         const part = payload.subarray(offset, end);
-        this.writeFrame(first ? opcode : Opcode.Continuation, last && fin, first && rsv1, part, mask, last ? cb : undefined, owned);
+        this.writeFrame(
+          first ? opcode : Opcode.Continuation,
+          last && fin,
+          first && rsv1,
+          part,
+          mask,
+          last ? cb : undefined,
+          owned,
+        );
         first = false;
         offset = end;
         if (!last) {

@@ -18,7 +18,10 @@ const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encodi
 export function acceptKey(key: string): string {
   return oneShotHash
     ? oneShotHash('sha1', key + GUID, 'base64')
-    : crypto.createHash('sha1').update(key + GUID).digest('base64');
+    : crypto
+        .createHash('sha1')
+        .update(key + GUID)
+        .digest('base64');
 }
 
 const BASE64_KEY = /^[+/0-9A-Za-z]{21}[AQgw]==$/;
@@ -86,7 +89,8 @@ export function validateUpgradeRequest(req: IncomingMessage): UpgradeRequestInfo
   if (req.method !== 'GET') return new HandshakeError(405, 'Invalid HTTP method', { Allow: 'GET' });
   // RFC 6455 §4.2.1: an HTTP/1.1 or higher GET with a Host header (HTTP/2 carries :authority instead).
   if (req.httpVersionMajor < 2) {
-    if (req.httpVersionMajor < 1 || req.httpVersionMinor < 1) return new HandshakeError(400, 'HTTP/1.1 or higher is required');
+    if (req.httpVersionMajor < 1 || req.httpVersionMinor < 1)
+      return new HandshakeError(400, 'HTTP/1.1 or higher is required');
     if (!req.headers.host) return new HandshakeError(400, 'Missing Host header');
   }
   const upgrade = headerValue(req, 'upgrade');

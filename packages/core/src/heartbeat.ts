@@ -33,7 +33,9 @@ export const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
 function checkDelay(name: string, value: unknown): void {
   if (typeof value !== 'number' || !(value > 0) || value > MAX_TIMER_DELAY) {
-    throw new RangeError(`heartbeat ${name} must be a number of milliseconds above 0 and at most ${MAX_TIMER_DELAY}, got ${String(value)}`);
+    throw new RangeError(
+      `heartbeat ${name} must be a number of milliseconds above 0 and at most ${MAX_TIMER_DELAY}, got ${String(value)}`,
+    );
   }
 }
 
@@ -48,7 +50,8 @@ export function validateHeartbeatOptions(options: unknown): asserts options is H
   if (o.resolution !== undefined) {
     checkDelay('resolution', o.resolution);
     // Timers do not tick faster than 1 ms, and a finer wheel only costs memory.
-    if ((o.resolution as number) < 1) throw new RangeError(`heartbeat resolution must be at least 1 ms, got ${String(o.resolution)}`);
+    if ((o.resolution as number) < 1)
+      throw new RangeError(`heartbeat resolution must be at least 1 ms, got ${String(o.resolution)}`);
   }
   if (o.liveness !== undefined && o.liveness !== 'any' && o.liveness !== 'pong') {
     throw new RangeError(`heartbeat liveness must be 'any' or 'pong', got ${String(o.liveness)}`);
@@ -115,7 +118,8 @@ class Entry implements HeartbeatEntry {
 
   pong(payload: Buffer): number | undefined {
     const sentAt = this.pingSentAt;
-    const answers = sentAt !== undefined && payload.length === PING_PAYLOAD_LENGTH && payload.readDoubleBE(0) === sentAt;
+    const answers =
+      sentAt !== undefined && payload.length === PING_PAYLOAD_LENGTH && payload.readDoubleBE(0) === sentAt;
     // In 'pong' mode only the answer to our ping counts: an unsolicited pong proves nothing was read.
     if (!answers) {
       this.touch();

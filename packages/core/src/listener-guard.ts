@@ -31,7 +31,8 @@ const PEER_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIME
 
 /** True for an error the peer caused: a protocol violation it sent, or its connection dropping. */
 export function isPeerError(error: unknown): boolean {
-  if (error instanceof WebSocketError) return PEER_CLOSE_CODES.has(error.closeCode) || error.code === 'WS_ERR_SOCKET_CLOSED';
+  if (error instanceof WebSocketError)
+    return PEER_CLOSE_CODES.has(error.closeCode) || error.code === 'WS_ERR_SOCKET_CLOSED';
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && PEER_SOCKET_CODES.has(code);
 }
@@ -51,6 +52,7 @@ function guardedEmit(this: Guarded, event: string | symbol, a?: unknown, b?: unk
       case 3:
         return emit.call(this, event, a, b);
       default:
+        // eslint-disable-next-line prefer-rest-params -- no rest array on the per-message path
         return emit.apply(this, arguments as unknown as [string | symbol, ...unknown[]]);
     }
   } catch (error) {

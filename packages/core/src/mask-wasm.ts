@@ -9,7 +9,15 @@ import { MASK_WASM_BASE64 } from './mask-wasm-module.js';
 
 export interface WasmMasker {
   /** XORs `source[start, end)` with the 4-byte mask rotated to start at `phase`, into `target` at `offset`. */
-  maskInto(source: Uint8Array, start: number, end: number, mask: Uint8Array, phase: number, target: Uint8Array, offset: number): void;
+  maskInto(
+    source: Uint8Array,
+    start: number,
+    end: number,
+    mask: Uint8Array,
+    phase: number,
+    target: Uint8Array,
+    offset: number,
+  ): void;
 }
 
 const BLOCK = 16 * 1024;
@@ -40,7 +48,10 @@ function load(): WasmMasker | null {
       maskInto(source, start, end, mask, phase, target, offset) {
         // Little-endian word whose first byte is mask[phase]; blocks are multiples of 4, so it holds for all.
         const word =
-          mask[phase & 3]! | (mask[(phase + 1) & 3]! << 8) | (mask[(phase + 2) & 3]! << 16) | (mask[(phase + 3) & 3]! << 24);
+          mask[phase & 3]! |
+          (mask[(phase + 1) & 3]! << 8) |
+          (mask[(phase + 2) & 3]! << 16) |
+          (mask[(phase + 3) & 3]! << 24);
         while (start < end) {
           const n = Math.min(BLOCK, end - start);
           block.set(source.subarray(start, start + n));

@@ -53,7 +53,8 @@ export class PathPattern {
       }
       if (part.startsWith('*')) {
         if (!last) {
-          if (part !== '*') throw new TypeError(`Invalid path pattern ${JSON.stringify(pattern)}: only a final wildcard can be named`);
+          if (part !== '*')
+            throw new TypeError(`Invalid path pattern ${JSON.stringify(pattern)}: only a final wildcard can be named`);
           return { kind: 'any' };
         }
         return { kind: 'rest', name: part === '*' ? this.#key('*', keys) : this.#key(part.slice(1), keys) };
@@ -66,7 +67,9 @@ export class PathPattern {
 
   #key(name: string, keys: string[]): string {
     if (name !== '*' && !NAME.test(name)) {
-      throw new TypeError(`Invalid parameter name ${JSON.stringify(name)} in path pattern ${JSON.stringify(this.source)}`);
+      throw new TypeError(
+        `Invalid parameter name ${JSON.stringify(name)} in path pattern ${JSON.stringify(this.source)}`,
+      );
     }
     if (keys.includes(name)) {
       throw new TypeError(`Duplicate parameter ${JSON.stringify(name)} in path pattern ${JSON.stringify(this.source)}`);

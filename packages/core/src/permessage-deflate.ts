@@ -416,7 +416,8 @@ export class PerMessageDeflate {
     const done = (): void => this.#onInflateFlushed(s, task);
     // Every write is a round trip to the zlib thread pool: one per message where the copy is cheap.
     if (!task.fin) s.write(task.data, done);
-    else if (task.data.length <= JOIN_LIMIT) s.write(Buffer.concat([task.data, TAIL], task.data.length + TAIL.length), done);
+    else if (task.data.length <= JOIN_LIMIT)
+      s.write(Buffer.concat([task.data, TAIL], task.data.length + TAIL.length), done);
     else {
       s.write(task.data);
       s.write(TAIL, done);
@@ -530,7 +531,11 @@ export class PerMessageDeflate {
     if (windowBits === 8) windowBits = 9;
     // Z_SYNC_FLUSH on every write: the output of a message is complete (ending in 00 00 ff ff) when the
     // write's callback runs, without a separate flush call.
-    const stream = zlib.createDeflateRaw({ ...this.#options.zlibDeflateOptions, windowBits, flush: zlib.constants.Z_SYNC_FLUSH });
+    const stream = zlib.createDeflateRaw({
+      ...this.#options.zlibDeflateOptions,
+      windowBits,
+      flush: zlib.constants.Z_SYNC_FLUSH,
+    });
     stream.on('data', (chunk: Buffer) => {
       if (this.#deflate !== stream || this.#deflateTask === null) return;
       this.#deflateChunks.push(chunk);

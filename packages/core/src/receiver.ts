@@ -42,12 +42,7 @@ export type OutputCheck = (chunk: Buffer) => WebSocketError | null;
 
 /** The part of permessage-deflate the receiver needs. */
 export interface MessageDecompressor {
-  decompress(
-    data: Buffer,
-    fin: boolean,
-    cb: (error: Error | null, result?: Buffer) => void,
-    check?: OutputCheck,
-  ): void;
+  decompress(data: Buffer, fin: boolean, cb: (error: Error | null, result?: Buffer) => void, check?: OutputCheck): void;
 }
 
 export interface ReceiverOptions {

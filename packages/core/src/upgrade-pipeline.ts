@@ -92,7 +92,11 @@ export interface PendingUpgrade {
    * handler returned (or its promise settled). Resolves with the socket, or null when nothing was
    * upgraded (already answered, expired, shutting down, the handshake was refused or the peer left).
    */
-  accept(wss: WebSocketServer, handler?: (ws: WebSocket) => unknown, onError?: SocketErrorHook): Promise<WebSocket | null>;
+  accept(
+    wss: WebSocketServer,
+    handler?: (ws: WebSocket) => unknown,
+    onError?: SocketErrorHook,
+  ): Promise<WebSocket | null>;
   /** Answers with an HTTP status (when nothing was written yet; else the socket is destroyed). */
   reject(status: number, message?: string, headers?: Record<string, string | number>): void;
   /** No route took the request: the `unmatched` policy. */
@@ -302,6 +306,7 @@ export class UpgradePipeline {
     others: number,
     server: UpgradeServer | undefined,
   ): void {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- used inside a function-style callback
     const pipeline = this;
     let settled = false;
     const settle = (): boolean => {
@@ -393,7 +398,11 @@ export class UpgradePipeline {
           this.#track(ws, req, onError);
           if (this.#stopped) ws.close(1001, this.closeReason);
           wss.emit('connection', ws, req);
-          void runHandler(ws, () => handler?.(ws), (error) => this.#report(error, ws, req, 'handler', onError));
+          void runHandler(
+            ws,
+            () => handler?.(ws),
+            (error) => this.#report(error, ws, req, 'handler', onError),
+          );
           resolve(ws);
         });
       } catch (error) {

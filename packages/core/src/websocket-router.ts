@@ -138,7 +138,8 @@ export class WebSocketRouter {
   /** Mounts a handler for a path pattern and subprotocol (null or '*': any subprotocol, or none). */
   mount(path: string, protocol: string | null, handler: RouteHandler): this {
     const normalized = protocol === '*' ? null : protocol;
-    if (normalized !== null && !isToken(normalized)) throw new TypeError(`Invalid subprotocol ${JSON.stringify(protocol)}`);
+    if (normalized !== null && !isToken(normalized))
+      throw new TypeError(`Invalid subprotocol ${JSON.stringify(protocol)}`);
     this.mounts.push({ pattern: new PathPattern(path), protocol: normalized, handler });
     return this;
   }

@@ -34,8 +34,7 @@ export type VerifyClientCallback = (
   headers?: Record<string, string | number>,
 ) => void;
 export type VerifyClient =
-  | ((info: VerifyClientInfo) => boolean)
-  | ((info: VerifyClientInfo, callback: VerifyClientCallback) => void);
+  ((info: VerifyClientInfo) => boolean) | ((info: VerifyClientInfo, callback: VerifyClientCallback) => void);
 
 export interface ServerOptions<T extends typeof WebSocket = typeof WebSocket> extends ConnectionOptions {
   port?: number;
@@ -269,8 +268,10 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
     }
     const verifyInfo: VerifyClientInfo = {
       origin: info.origin,
-      secure: Boolean((req.socket as { authorized?: boolean; encrypted?: boolean }).authorized ||
-        (req.socket as { encrypted?: boolean }).encrypted),
+      secure: Boolean(
+        (req.socket as { authorized?: boolean; encrypted?: boolean }).authorized ||
+        (req.socket as { encrypted?: boolean }).encrypted,
+      ),
       req,
     };
     if (verify.length === 2) {
@@ -281,16 +282,23 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
         this.refuse(new HandshakeError(408, 'Handshake timed out'), socket, req);
       }, this.options.handshakeTimeout);
       timer.unref?.();
-      (verify as (i: VerifyClientInfo, c: VerifyClientCallback) => void)(verifyInfo, (verified, code, message, headers) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        if (!verified) {
-          this.refuse(new HandshakeError(code ?? 401, message ?? http.STATUS_CODES[code ?? 401] ?? '', stringify(headers)), socket, req);
-          return;
-        }
-        this.completeUpgrade(info.key, info.protocols, deflate, req, socket, head, cb);
-      });
+      (verify as (i: VerifyClientInfo, c: VerifyClientCallback) => void)(
+        verifyInfo,
+        (verified, code, message, headers) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          if (!verified) {
+            this.refuse(
+              new HandshakeError(code ?? 401, message ?? http.STATUS_CODES[code ?? 401] ?? '', stringify(headers)),
+              socket,
+              req,
+            );
+            return;
+          }
+          this.completeUpgrade(info.key, info.protocols, deflate, req, socket, head, cb);
+        },
+      );
       return;
     }
     let verified: boolean;
@@ -349,7 +357,9 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       }
     }
     if (deflate) {
-      headers.push(`Sec-WebSocket-Extensions: ${formatExtensions({ [PerMessageDeflate.extensionName]: deflate.params ?? {} })}`);
+      headers.push(
+        `Sec-WebSocket-Extensions: ${formatExtensions({ [PerMessageDeflate.extensionName]: deflate.params ?? {} })}`,
+      );
       ws._extensions = PerMessageDeflate.extensionName;
     }
     this.emit('headers', headers, req);

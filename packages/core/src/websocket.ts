@@ -25,12 +25,7 @@ import {
   type ReadyState,
 } from './constants.js';
 import { WebSocketError } from './errors.js';
-import {
-  addEventListener,
-  defineEventHandlers,
-  removeEventListener,
-  type EventListenerLike,
-} from './event-target.js';
+import { addEventListener, defineEventHandlers, removeEventListener, type EventListenerLike } from './event-target.js';
 import { Framer, type SendCallback } from './framer.js';
 import type { Heartbeat, HeartbeatEntry, HeartbeatTarget } from './heartbeat.js';
 import { Receiver, type MessageData, type ReceiverTarget } from './receiver.js';

@@ -105,7 +105,9 @@ describe('bufferedAmount', () => {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await once(wss, 'listening');
     try {
-      const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`, { perMessageDeflate: false });
+      const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`, {
+        perMessageDeflate: false,
+      });
       await once(client, 'open');
       client.send(Buffer.alloc(100));
       client.send(Buffer.alloc(1000));
@@ -285,7 +287,9 @@ describe('maxBufferedAmount', () => {
       await sleep(20);
       // Tell the two server sockets apart by what each client's local port is.
       const pausedPort = (paused as unknown as { _socket: { localPort: number } })._socket.localPort;
-      const slow = sockets.find((s) => (s as unknown as { _socket: { remotePort: number } })._socket.remotePort === pausedPort)!;
+      const slow = sockets.find(
+        (s) => (s as unknown as { _socket: { remotePort: number } })._socket.remotePort === pausedPort,
+      )!;
       const fast = sockets.find((s) => s !== slow)!;
       const slowError = new Promise<WebSocketError>((resolve) => slow.once('error', resolve));
       const slowClosed = new Promise<[number, string]>((resolve) =>

@@ -108,9 +108,9 @@ describe('broadcast', () => {
         if (i !== 9) out.push('after 9 closed');
         return out;
       };
-      expect(
-        await waitUntil(() => recorders.every((r, i) => r.messages.length >= expected(i).length), 5000),
-      ).toBe(true);
+      expect(await waitUntil(() => recorders.every((r, i) => r.messages.length >= expected(i).length), 5000)).toBe(
+        true,
+      );
       await sleep(100);
       recorders.forEach((r, i) => expect(r.messages.map((m) => m.data)).toEqual(expected(i)));
       for (const r of recorders) r.client.terminate();
@@ -125,7 +125,9 @@ describe('broadcast', () => {
       const text = 'compressible '.repeat(500);
       const clients = [
         new WsClient(`ws://127.0.0.1:${port}/`, { perMessageDeflate: true }),
-        new WsClient(`ws://127.0.0.1:${port}/`, { perMessageDeflate: { serverNoContextTakeover: true, serverMaxWindowBits: 10 } }),
+        new WsClient(`ws://127.0.0.1:${port}/`, {
+          perMessageDeflate: { serverNoContextTakeover: true, serverMaxWindowBits: 10 },
+        }),
         new WsClient(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false }),
         new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: true }),
       ];
@@ -350,7 +352,9 @@ describe('broadcast fan-out', () => {
       for (const ws of sockets) ws._sendFrame(Buffer.from([0x81, 0x01, 0x78]), (error) => results.push(error));
       sockets[1]!.terminate();
       expect(await waitUntil(() => results.length === 3, 5000)).toBe(true);
-      expect(results.filter((e) => e instanceof Error).map((e) => (e as { code?: string }).code)).toEqual(['WS_ERR_SOCKET_CLOSED']);
+      expect(results.filter((e) => e instanceof Error).map((e) => (e as { code?: string }).code)).toEqual([
+        'WS_ERR_SOCKET_CLOSED',
+      ]);
       expect(await waitUntil(() => peers[0]!.frames.length === 1 && peers[2]!.frames.length === 1, 5000)).toBe(true);
     } finally {
       await stop();

@@ -19,7 +19,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function echoServer(options: ConstructorParameters<typeof WsServer>[0] = {}): Promise<{ wss: WsServer; url: string; port: number }> {
+async function echoServer(
+  options: ConstructorParameters<typeof WsServer>[0] = {},
+): Promise<{ wss: WsServer; url: string; port: number }> {
   const s = await wsServer(options);
   s.wss.on('connection', (ws: WsSocket) => ws.on('message', (d, b) => ws.send(d, { binary: b })));
   cleanups.push(() => shutdown(s.wss));
@@ -51,7 +53,9 @@ describe('URL schemes', () => {
     const path = join(dir, 's.sock');
     const server = http.createServer();
     const wss = new WsServer({ server });
-    const seenPath = new Promise<string | undefined>((resolve) => wss.once('connection', (_ws, req) => resolve(req.url)));
+    const seenPath = new Promise<string | undefined>((resolve) =>
+      wss.once('connection', (_ws, req) => resolve(req.url)),
+    );
     wss.on('connection', (ws: WsSocket) => ws.on('message', (d, b) => ws.send(d, { binary: b })));
     server.listen(path);
     await once(server, 'listening');
@@ -74,9 +78,25 @@ describe('URL schemes', () => {
       try {
         execFileSync(
           'openssl',
-          ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-            '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-            '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+          [
+            'req',
+            '-x509',
+            '-newkey',
+            'ec',
+            '-pkeyopt',
+            'ec_paramgen_curve:prime256v1',
+            '-nodes',
+            '-days',
+            '1',
+            '-subj',
+            '/CN=localhost',
+            '-addext',
+            'subjectAltName=IP:127.0.0.1,DNS:localhost',
+            '-keyout',
+            join(dir, 'key.pem'),
+            '-out',
+            join(dir, 'cert.pem'),
+          ],
           { stdio: 'ignore', timeout: 10_000 },
         );
         cert = readFileSync(join(dir, 'cert.pem'));
@@ -91,7 +111,9 @@ describe('URL schemes', () => {
     async function tlsServer(): Promise<number> {
       const server = https.createServer({ cert: cert!, key: key! });
       const wss = new WsServer({ server });
-      wss.on('connection', (ws: WsSocket, req) => ws.send(`secure:${String((req.socket as { encrypted?: boolean }).encrypted)}`));
+      wss.on('connection', (ws: WsSocket, req) =>
+        ws.send(`secure:${String((req.socket as { encrypted?: boolean }).encrypted)}`),
+      );
       server.listen(0, '127.0.0.1');
       await once(server, 'listening');
       cleanups.push(async () => {
@@ -229,7 +251,9 @@ describe('options', () => {
     const { port } = await echoServer();
     let created = 0;
     class CountingAgent extends http.Agent {
-      override createConnection(...args: Parameters<http.Agent['createConnection']>): ReturnType<http.Agent['createConnection']> {
+      override createConnection(
+        ...args: Parameters<http.Agent['createConnection']>
+      ): ReturnType<http.Agent['createConnection']> {
         created++;
         return super.createConnection(...args);
       }
@@ -359,7 +383,9 @@ describe('response validation (raw 101 answers)', () => {
   });
 
   test('extension when none was offered', async () => {
-    const { error } = await answer({ 'Sec-WebSocket-Extensions': 'permessage-deflate' }, [], { perMessageDeflate: false });
+    const { error } = await answer({ 'Sec-WebSocket-Extensions': 'permessage-deflate' }, [], {
+      perMessageDeflate: false,
+    });
     expect(error.message).toMatch(/Sec-WebSocket-Extensions|extension/);
   });
 

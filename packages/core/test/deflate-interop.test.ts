@@ -8,7 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import * as zlib from 'node:zlib';
-import { WebSocket as WsClient, WebSocketServer as WsServer, type PerMessageDeflateOptions as WsDeflateOptions } from 'ws';
+import {
+  WebSocket as WsClient,
+  WebSocketServer as WsServer,
+  type PerMessageDeflateOptions as WsDeflateOptions,
+} from 'ws';
 import { PerMessageDeflate, WebSocket, WebSocketServer, type PerMessageDeflateOptions } from '@wskit/core';
 import { OP, clientFrame, rawConnect, waitUntil } from './fixtures/raw-ws.js';
 
@@ -22,7 +26,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 type AnyServer = WebSocketServer | WsServer;
 type AnySocket = WebSocket | WsClient;
 
-async function listening<T extends AnyServer>(server: T): Promise<{ server: T; port: number; stop: () => Promise<void> }> {
+async function listening<T extends AnyServer>(
+  server: T,
+): Promise<{ server: T; port: number; stop: () => Promise<void> }> {
   await once(server, 'listening');
   return {
     server,
@@ -101,7 +107,11 @@ function expectedParams(c: Combo): string[] {
 }
 
 function paramsOf(header: string | undefined): string[] {
-  return (header ?? '').split(';').map((p) => p.trim().replace(/\s*=\s*/, '=')).filter(Boolean).sort();
+  return (header ?? '')
+    .split(';')
+    .map((p) => p.trim().replace(/\s*=\s*/, '='))
+    .filter(Boolean)
+    .sort();
 }
 
 /** Runs one combination: server `S` echoes what client `C` sends; returns the negotiated header. */
@@ -181,24 +191,31 @@ describe('what goes on the wire', () => {
     };
   }
 
-  test.each([0, 100, 1024])('threshold %i: messages below it go uncompressed, compress:false always does', async (threshold) => {
-    const { ws, frames, stop } = await rawPeerOf({ threshold });
-    try {
-      const sizes = [0, 1, 99, 100, 1023, 1024, 5000];
-      for (const size of sizes) ws.send(Buffer.alloc(size, 'a'));
-      ws.send(Buffer.alloc(5000, 'a'), { compress: false });
-      ws.send('b'.repeat(5000), { compress: false });
-      expect(await waitUntil(() => frames.length === sizes.length + 2, 3000)).toBe(true);
-      const expected = [...sizes.map((s) => s >= threshold), false, false];
-      expect(frames.map((f) => f.rsv1)).toEqual(expected);
-      frames.forEach((f, i) => {
-        const plain = f.rsv1 ? zlib.inflateRawSync(Buffer.concat([f.payload, Buffer.from([0, 0, 0xff, 0xff])]), { finishFlush: zlib.constants.Z_SYNC_FLUSH }) : f.payload;
-        expect(plain.length).toBe(i < sizes.length ? sizes[i] : 5000);
-      });
-    } finally {
-      await stop();
-    }
-  });
+  test.each([0, 100, 1024])(
+    'threshold %i: messages below it go uncompressed, compress:false always does',
+    async (threshold) => {
+      const { ws, frames, stop } = await rawPeerOf({ threshold });
+      try {
+        const sizes = [0, 1, 99, 100, 1023, 1024, 5000];
+        for (const size of sizes) ws.send(Buffer.alloc(size, 'a'));
+        ws.send(Buffer.alloc(5000, 'a'), { compress: false });
+        ws.send('b'.repeat(5000), { compress: false });
+        expect(await waitUntil(() => frames.length === sizes.length + 2, 3000)).toBe(true);
+        const expected = [...sizes.map((s) => s >= threshold), false, false];
+        expect(frames.map((f) => f.rsv1)).toEqual(expected);
+        frames.forEach((f, i) => {
+          const plain = f.rsv1
+            ? zlib.inflateRawSync(Buffer.concat([f.payload, Buffer.from([0, 0, 0xff, 0xff])]), {
+                finishFlush: zlib.constants.Z_SYNC_FLUSH,
+              })
+            : f.payload;
+          expect(plain.length).toBe(i < sizes.length ? sizes[i] : 5000);
+        });
+      } finally {
+        await stop();
+      }
+    },
+  );
 
   test('a fragmented compressed send: RSV1 on the first frame only, continuations after, one message for ws', async () => {
     const { ws, frames, stop } = await rawPeerOf({ threshold: 0 });
@@ -263,8 +280,7 @@ describe('ordering under load', () => {
     const { port, stop } = await listening(wss);
     const SOCKETS = 6;
     const MESSAGES = 400;
-    const payloadFor = (socket: number, seq: number): string =>
-      `${socket}:${seq}:${'x'.repeat((seq * 37) % 3000)}`;
+    const payloadFor = (socket: number, seq: number): string => `${socket}:${seq}:${'x'.repeat((seq * 37) % 3000)}`;
     try {
       const serverSeen = new Map<string, number[]>();
       wss.on('connection', (ws: WebSocket, req) => {
@@ -275,9 +291,14 @@ describe('ordering under load', () => {
         });
         for (let seq = 0; seq < MESSAGES; seq++) ws.send(payloadFor(0, seq), { compress: seq % 7 !== 0 });
       });
-      const clients = Array.from({ length: SOCKETS }, (_, i) => new WsClient(`ws://127.0.0.1:${port}/${i}`, { perMessageDeflate: { threshold: 64 } }));
+      const clients = Array.from(
+        { length: SOCKETS },
+        (_, i) => new WsClient(`ws://127.0.0.1:${port}/${i}`, { perMessageDeflate: { threshold: 64 } }),
+      );
       const clientSeen = clients.map(() => [] as number[]);
-      clients.forEach((c, i) => c.on('message', (data: Buffer) => clientSeen[i]!.push(Number(data.toString().split(':')[1]))));
+      clients.forEach((c, i) =>
+        c.on('message', (data: Buffer) => clientSeen[i]!.push(Number(data.toString().split(':')[1]))),
+      );
       await Promise.all(clients.map((c) => once(c, 'open')));
       clients.forEach((c, i) => {
         for (let seq = 0; seq < MESSAGES; seq++) c.send(payloadFor(i, seq), { compress: seq % 5 !== 0 });
@@ -316,51 +337,62 @@ describe('decompression bomb over the wire', () => {
   test.each([
     ['one frame under maxPayload', 0],
     ['64 KiB fragments', 64 * 1024],
-  ])('%s: closed with 1009, RSS stays low', async (_label, fragment) => {
-    expect(bomb.length).toBeLessThan(MiB);
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: MiB, perMessageDeflate: true });
-    const { port, stop } = await listening(wss);
-    try {
-      const connected = once(wss, 'connection') as Promise<[WebSocket]>;
-      const peer = await rawConnect(port, { extensions: 'permessage-deflate' });
-      const [ws] = await connected;
-      expect(peer.headers['sec-websocket-extensions']).toContain('permessage-deflate');
-      let messages = 0;
-      const errors: Array<{ code?: string; closeCode?: number }> = [];
-      ws.on('message', () => messages++);
-      ws.on('error', (e: Error & { code?: string; closeCode?: number }) => errors.push(e));
-      const closed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
+  ])(
+    '%s: closed with 1009, RSS stays low',
+    async (_label, fragment) => {
+      expect(bomb.length).toBeLessThan(MiB);
+      const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: MiB, perMessageDeflate: true });
+      const { port, stop } = await listening(wss);
+      try {
+        const connected = once(wss, 'connection') as Promise<[WebSocket]>;
+        const peer = await rawConnect(port, { extensions: 'permessage-deflate' });
+        const [ws] = await connected;
+        expect(peer.headers['sec-websocket-extensions']).toContain('permessage-deflate');
+        let messages = 0;
+        const errors: Array<{ code?: string; closeCode?: number }> = [];
+        ws.on('message', () => messages++);
+        ws.on('error', (e: Error & { code?: string; closeCode?: number }) => errors.push(e));
+        const closed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
 
-      global.gc?.();
-      const rssBefore = process.memoryUsage().rss;
-      let rssPeak = rssBefore;
-      const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 5);
-      if (fragment === 0) {
-        peer.send(clientFrame(OP.binary, bomb, { rsv1: true }));
-      } else {
-        for (let offset = 0; offset < bomb.length; offset += fragment) {
-          const end = Math.min(offset + fragment, bomb.length);
-          peer.send(clientFrame(offset === 0 ? OP.binary : OP.cont, bomb.subarray(offset, end), { rsv1: offset === 0, fin: end === bomb.length }));
+        global.gc?.();
+        const rssBefore = process.memoryUsage().rss;
+        let rssPeak = rssBefore;
+        const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 5);
+        if (fragment === 0) {
+          peer.send(clientFrame(OP.binary, bomb, { rsv1: true }));
+        } else {
+          for (let offset = 0; offset < bomb.length; offset += fragment) {
+            const end = Math.min(offset + fragment, bomb.length);
+            peer.send(
+              clientFrame(offset === 0 ? OP.binary : OP.cont, bomb.subarray(offset, end), {
+                rsv1: offset === 0,
+                fin: end === bomb.length,
+              }),
+            );
+          }
         }
-      }
-      const closeFrame = waitUntil(() => peer.frames.some((f) => f.opcode === OP.close), 10_000);
-      await closed;
-      clearInterval(sampler);
-      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+        const closeFrame = waitUntil(() => peer.frames.some((f) => f.opcode === OP.close), 10_000);
+        await closed;
+        clearInterval(sampler);
+        rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
 
-      expect(await closeFrame).toBe(true);
-      const frame = peer.frames.find((f) => f.opcode === OP.close)!;
-      expect(frame.payload.readUInt16BE(0)).toBe(1009);
-      expect(errors[0]).toMatchObject({ closeCode: 1009 });
-      expect(messages).toBe(0);
-      const growth = rssPeak - rssBefore;
-      console.log(`decompression bomb (${_label}): ${bomb.length} B compressed → 1 GiB; RSS growth peak ${(growth / MiB).toFixed(1)} MiB`);
-      expect(growth).toBeLessThan(100 * MiB);
-      peer.socket.destroy();
-    } finally {
-      await stop();
-    }
-  }, 20_000);
+        expect(await closeFrame).toBe(true);
+        const frame = peer.frames.find((f) => f.opcode === OP.close)!;
+        expect(frame.payload.readUInt16BE(0)).toBe(1009);
+        expect(errors[0]).toMatchObject({ closeCode: 1009 });
+        expect(messages).toBe(0);
+        const growth = rssPeak - rssBefore;
+        console.log(
+          `decompression bomb (${_label}): ${bomb.length} B compressed → 1 GiB; RSS growth peak ${(growth / MiB).toFixed(1)} MiB`,
+        );
+        expect(growth).toBeLessThan(100 * MiB);
+        peer.socket.destroy();
+      } finally {
+        await stop();
+      }
+    },
+    20_000,
+  );
 });
 
 describe('closing in the middle of (de)compression', () => {
@@ -405,12 +437,18 @@ describe('closing in the middle of (de)compression', () => {
       });
 
       // Server deflating 40 MiB when it terminates, several sockets at once (more than the zlib limit).
-      const deflaters = Array.from({ length: 5 }, () => new WsClient(`ws://127.0.0.1:${port}/deflate`, { perMessageDeflate: true }));
+      const deflaters = Array.from(
+        { length: 5 },
+        () => new WsClient(`ws://127.0.0.1:${port}/deflate`, { perMessageDeflate: true }),
+      );
       deflaters.forEach((c) => c.on('error', () => {}));
       await Promise.all(deflaters.map((c) => once(c, 'close')));
 
       // Server inflating a stream of large messages when it terminates after the first.
-      const inflaters = Array.from({ length: 5 }, () => new WsClient(`ws://127.0.0.1:${port}/inflate`, { perMessageDeflate: { threshold: 0 } }));
+      const inflaters = Array.from(
+        { length: 5 },
+        () => new WsClient(`ws://127.0.0.1:${port}/inflate`, { perMessageDeflate: { threshold: 0 } }),
+      );
       inflaters.forEach((c) => c.on('error', () => {}));
       await Promise.all(inflaters.map((c) => once(c, 'open')));
       for (const c of inflaters) for (let i = 0; i < 10; i++) c.send(Buffer.alloc(4 * MiB, 'inflate me '));

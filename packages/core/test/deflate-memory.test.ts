@@ -24,9 +24,13 @@ test('1,000 compressing connections × 20 rounds: RSS levels off after the first
     });
   });
   const port = (wss.address() as AddressInfo).port;
-  const child = spawn(process.execPath, [join(__dirname, 'fixtures', 'deflate-load.cjs'), String(port), String(CONNECTIONS), String(ROUNDS)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(__dirname, 'fixtures', 'deflate-load.cjs'), String(port), String(CONNECTIONS), String(ROUNDS)],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const exited = once(child, 'exit');
   const rss = new Map<number, number>();
   const problems: string[] = [];

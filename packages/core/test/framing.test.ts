@@ -32,33 +32,141 @@ const MAX_PAYLOAD = 1024;
 const bad = Buffer.from([0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0, 0x80]); // surrogate
 
 const rows: Row[] = [
-  { name: 'unmasked client frame', bytes: () => [frame(OP.text, 'hi', { mask: false })], closeCode: 1002, errorCode: 'WS_ERR_EXPECTED_MASK' },
-  { name: 'RSV1 without permessage-deflate', bytes: () => [frame(OP.text, 'hi', { rsv1: true })], closeCode: 1002, errorCode: 'WS_ERR_UNEXPECTED_RSV_1' },
-  { name: 'RSV2 set', bytes: () => [frame(OP.binary, 'hi', { rsv2: true })], closeCode: 1002, errorCode: 'WS_ERR_UNEXPECTED_RSV_2_3' },
-  { name: 'RSV3 set', bytes: () => [frame(OP.binary, 'hi', { rsv3: true })], closeCode: 1002, errorCode: 'WS_ERR_UNEXPECTED_RSV_2_3' },
-  { name: 'reserved data opcode 0x3', bytes: () => [frame(3, 'x')], closeCode: 1002, errorCode: 'WS_ERR_INVALID_OPCODE' },
-  { name: 'reserved data opcode 0x7', bytes: () => [frame(7, 'x')], closeCode: 1002, errorCode: 'WS_ERR_INVALID_OPCODE' },
-  { name: 'reserved control opcode 0xB', bytes: () => [frame(0xb, 'x')], closeCode: 1002, errorCode: 'WS_ERR_INVALID_OPCODE' },
-  { name: 'reserved control opcode 0xF', bytes: () => [frame(0xf)], closeCode: 1002, errorCode: 'WS_ERR_INVALID_OPCODE' },
-  { name: 'ping with 126-byte payload', bytes: () => [frame(OP.ping, Buffer.alloc(126))], closeCode: 1002, errorCode: 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH' },
-  { name: 'close with 126-byte payload', bytes: () => [frame(OP.close, Buffer.concat([closePayload(1000), Buffer.alloc(124, 0x61)]))], closeCode: 1002, errorCode: 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH' },
-  { name: 'fragmented ping', bytes: () => [frame(OP.ping, 'a', { fin: false })], closeCode: 1002, errorCode: 'WS_ERR_EXPECTED_FIN' },
-  { name: 'continuation without a start', bytes: () => [frame(OP.cont, 'x')], closeCode: 1002, errorCode: 'WS_ERR_INVALID_OPCODE' },
-  { name: 'new text message inside a fragmented one', bytes: () => [frame(OP.text, 'a', { fin: false }), frame(OP.text, 'b')], closeCode: 1002, errorCode: 'WS_ERR_INVALID_OPCODE' },
-  { name: 'new binary message inside a fragmented one', bytes: () => [frame(OP.binary, 'a', { fin: false }), frame(OP.binary, 'b')], closeCode: 1002, errorCode: 'WS_ERR_INVALID_OPCODE' },
-  { name: 'single frame over maxPayload', bytes: () => [frame(OP.binary, Buffer.alloc(MAX_PAYLOAD + 1))], closeCode: 1009, errorCode: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' },
   {
-    name: 'fragments adding up over maxPayload',
-    bytes: () => [frame(OP.binary, Buffer.alloc(MAX_PAYLOAD / 2), { fin: false }), frame(OP.cont, Buffer.alloc(MAX_PAYLOAD / 2 + 1))],
+    name: 'unmasked client frame',
+    bytes: () => [frame(OP.text, 'hi', { mask: false })],
+    closeCode: 1002,
+    errorCode: 'WS_ERR_EXPECTED_MASK',
+  },
+  {
+    name: 'RSV1 without permessage-deflate',
+    bytes: () => [frame(OP.text, 'hi', { rsv1: true })],
+    closeCode: 1002,
+    errorCode: 'WS_ERR_UNEXPECTED_RSV_1',
+  },
+  {
+    name: 'RSV2 set',
+    bytes: () => [frame(OP.binary, 'hi', { rsv2: true })],
+    closeCode: 1002,
+    errorCode: 'WS_ERR_UNEXPECTED_RSV_2_3',
+  },
+  {
+    name: 'RSV3 set',
+    bytes: () => [frame(OP.binary, 'hi', { rsv3: true })],
+    closeCode: 1002,
+    errorCode: 'WS_ERR_UNEXPECTED_RSV_2_3',
+  },
+  {
+    name: 'reserved data opcode 0x3',
+    bytes: () => [frame(3, 'x')],
+    closeCode: 1002,
+    errorCode: 'WS_ERR_INVALID_OPCODE',
+  },
+  {
+    name: 'reserved data opcode 0x7',
+    bytes: () => [frame(7, 'x')],
+    closeCode: 1002,
+    errorCode: 'WS_ERR_INVALID_OPCODE',
+  },
+  {
+    name: 'reserved control opcode 0xB',
+    bytes: () => [frame(0xb, 'x')],
+    closeCode: 1002,
+    errorCode: 'WS_ERR_INVALID_OPCODE',
+  },
+  {
+    name: 'reserved control opcode 0xF',
+    bytes: () => [frame(0xf)],
+    closeCode: 1002,
+    errorCode: 'WS_ERR_INVALID_OPCODE',
+  },
+  {
+    name: 'ping with 126-byte payload',
+    bytes: () => [frame(OP.ping, Buffer.alloc(126))],
+    closeCode: 1002,
+    errorCode: 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH',
+  },
+  {
+    name: 'close with 126-byte payload',
+    bytes: () => [frame(OP.close, Buffer.concat([closePayload(1000), Buffer.alloc(124, 0x61)]))],
+    closeCode: 1002,
+    errorCode: 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH',
+  },
+  {
+    name: 'fragmented ping',
+    bytes: () => [frame(OP.ping, 'a', { fin: false })],
+    closeCode: 1002,
+    errorCode: 'WS_ERR_EXPECTED_FIN',
+  },
+  {
+    name: 'continuation without a start',
+    bytes: () => [frame(OP.cont, 'x')],
+    closeCode: 1002,
+    errorCode: 'WS_ERR_INVALID_OPCODE',
+  },
+  {
+    name: 'new text message inside a fragmented one',
+    bytes: () => [frame(OP.text, 'a', { fin: false }), frame(OP.text, 'b')],
+    closeCode: 1002,
+    errorCode: 'WS_ERR_INVALID_OPCODE',
+  },
+  {
+    name: 'new binary message inside a fragmented one',
+    bytes: () => [frame(OP.binary, 'a', { fin: false }), frame(OP.binary, 'b')],
+    closeCode: 1002,
+    errorCode: 'WS_ERR_INVALID_OPCODE',
+  },
+  {
+    name: 'single frame over maxPayload',
+    bytes: () => [frame(OP.binary, Buffer.alloc(MAX_PAYLOAD + 1))],
     closeCode: 1009,
     errorCode: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
   },
-  { name: '64-bit length 2^53', bytes: () => [frame(OP.binary, 'x', { fakeLength64: 2n ** 53n })], closeCode: 1009, errorCode: 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH' },
-  { name: 'invalid UTF-8 in a text frame', bytes: () => [frame(OP.text, bad)], closeCode: 1007, errorCode: 'WS_ERR_INVALID_UTF8' },
-  { name: 'invalid UTF-8 across text fragments', bytes: () => [frame(OP.text, bad.subarray(0, 12), { fin: false }), frame(OP.cont, bad.subarray(12))], closeCode: 1007, errorCode: 'WS_ERR_INVALID_UTF8' },
-  { name: 'text ending inside a sequence', bytes: () => [frame(OP.text, Buffer.from([0x61, 0xe2, 0x82]))], closeCode: 1007, errorCode: 'WS_ERR_INVALID_UTF8' },
-  { name: 'invalid UTF-8 in a close reason', bytes: () => [frame(OP.close, closePayload(1000, Buffer.from([0xff, 0xfe])))], closeCode: 1007, errorCode: 'WS_ERR_INVALID_UTF8' },
-  { name: '1-byte close payload', bytes: () => [frame(OP.close, Buffer.from([0x03]))], closeCode: 1002, errorCode: 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH' },
+  {
+    name: 'fragments adding up over maxPayload',
+    bytes: () => [
+      frame(OP.binary, Buffer.alloc(MAX_PAYLOAD / 2), { fin: false }),
+      frame(OP.cont, Buffer.alloc(MAX_PAYLOAD / 2 + 1)),
+    ],
+    closeCode: 1009,
+    errorCode: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
+  },
+  {
+    name: '64-bit length 2^53',
+    bytes: () => [frame(OP.binary, 'x', { fakeLength64: 2n ** 53n })],
+    closeCode: 1009,
+    errorCode: 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH',
+  },
+  {
+    name: 'invalid UTF-8 in a text frame',
+    bytes: () => [frame(OP.text, bad)],
+    closeCode: 1007,
+    errorCode: 'WS_ERR_INVALID_UTF8',
+  },
+  {
+    name: 'invalid UTF-8 across text fragments',
+    bytes: () => [frame(OP.text, bad.subarray(0, 12), { fin: false }), frame(OP.cont, bad.subarray(12))],
+    closeCode: 1007,
+    errorCode: 'WS_ERR_INVALID_UTF8',
+  },
+  {
+    name: 'text ending inside a sequence',
+    bytes: () => [frame(OP.text, Buffer.from([0x61, 0xe2, 0x82]))],
+    closeCode: 1007,
+    errorCode: 'WS_ERR_INVALID_UTF8',
+  },
+  {
+    name: 'invalid UTF-8 in a close reason',
+    bytes: () => [frame(OP.close, closePayload(1000, Buffer.from([0xff, 0xfe])))],
+    closeCode: 1007,
+    errorCode: 'WS_ERR_INVALID_UTF8',
+  },
+  {
+    name: '1-byte close payload',
+    bytes: () => [frame(OP.close, Buffer.from([0x03]))],
+    closeCode: 1002,
+    errorCode: 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH',
+  },
   ...[0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535].map((code) => ({
     name: `close code ${code}`,
     bytes: () => [frame(OP.close, closePayload(code))],
@@ -66,7 +174,13 @@ const rows: Row[] = [
     errorCode: 'WS_ERR_INVALID_CLOSE_CODE',
   })),
   // RFC 6455 §5.2: "the most significant bit MUST be 0" — a protocol error; ws answers 1009 instead.
-  { name: '64-bit length with the top bit set', bytes: () => [frame(OP.binary, 'x', { fakeLength64: 2n ** 63n })], closeCode: 1002, errorCode: 'WS_ERR_INVALID_PAYLOAD_LENGTH', wskitOnly: true },
+  {
+    name: '64-bit length with the top bit set',
+    bytes: () => [frame(OP.binary, 'x', { fakeLength64: 2n ** 63n })],
+    closeCode: 1002,
+    errorCode: 'WS_ERR_INVALID_PAYLOAD_LENGTH',
+    wskitOnly: true,
+  },
 ];
 
 type AnyServer = WebSocketServer | WsServer;
@@ -79,7 +193,9 @@ async function failConnection(
   const options = { maxPayload: MAX_PAYLOAD };
   const { wss, port } = make === 'wskit' ? await wskitServer(options) : await wsServer(options);
   try {
-    const peer = new Promise<AnySocket>((resolve) => (wss as AnyServer).once('connection', (ws: AnySocket) => resolve(ws)));
+    const peer = new Promise<AnySocket>((resolve) =>
+      (wss as AnyServer).once('connection', (ws: AnySocket) => resolve(ws)),
+    );
     const raw = await rawUpgraded(port);
     const ws = await peer;
     const error = new Promise<Error & { code?: string; closeCode?: number }>((resolve) =>
@@ -91,7 +207,11 @@ async function failConnection(
     const messages: unknown[] = [];
     ws.on('message', (m: unknown) => messages.push(m));
     for (const bytes of row.bytes()) raw.write(bytes);
-    const result = { raw, error: await within(error, 2000, 'error event'), closed: await within(closed, 3000, 'close event') };
+    const result = {
+      raw,
+      error: await within(error, 2000, 'error event'),
+      closed: await within(closed, 3000, 'close event'),
+    };
     await within(raw.closed, 2000, 'TCP close');
     expect(messages).toHaveLength(0);
     return result;
@@ -193,12 +313,42 @@ describe('skipUTF8Validation', () => {
 
 describe('wskit client fails the connection on bad server frames', () => {
   const clientRows: Array<{ name: string; bytes: Buffer; closeCode: number; errorCode: string }> = [
-    { name: 'masked server frame', bytes: frame(OP.text, 'hi', { mask: true }), closeCode: 1002, errorCode: 'WS_ERR_UNEXPECTED_MASK' },
-    { name: 'reserved opcode', bytes: frame(0xc, '', { mask: false }), closeCode: 1002, errorCode: 'WS_ERR_INVALID_OPCODE' },
-    { name: 'RSV1 not negotiated', bytes: frame(OP.binary, 'x', { mask: false, rsv1: true }), closeCode: 1002, errorCode: 'WS_ERR_UNEXPECTED_RSV_1' },
-    { name: 'invalid UTF-8', bytes: frame(OP.text, bad, { mask: false }), closeCode: 1007, errorCode: 'WS_ERR_INVALID_UTF8' },
-    { name: 'over maxPayload', bytes: frame(OP.binary, Buffer.alloc(MAX_PAYLOAD + 1), { mask: false }), closeCode: 1009, errorCode: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' },
-    { name: 'invalid close code', bytes: frame(OP.close, closePayload(1004), { mask: false }), closeCode: 1002, errorCode: 'WS_ERR_INVALID_CLOSE_CODE' },
+    {
+      name: 'masked server frame',
+      bytes: frame(OP.text, 'hi', { mask: true }),
+      closeCode: 1002,
+      errorCode: 'WS_ERR_UNEXPECTED_MASK',
+    },
+    {
+      name: 'reserved opcode',
+      bytes: frame(0xc, '', { mask: false }),
+      closeCode: 1002,
+      errorCode: 'WS_ERR_INVALID_OPCODE',
+    },
+    {
+      name: 'RSV1 not negotiated',
+      bytes: frame(OP.binary, 'x', { mask: false, rsv1: true }),
+      closeCode: 1002,
+      errorCode: 'WS_ERR_UNEXPECTED_RSV_1',
+    },
+    {
+      name: 'invalid UTF-8',
+      bytes: frame(OP.text, bad, { mask: false }),
+      closeCode: 1007,
+      errorCode: 'WS_ERR_INVALID_UTF8',
+    },
+    {
+      name: 'over maxPayload',
+      bytes: frame(OP.binary, Buffer.alloc(MAX_PAYLOAD + 1), { mask: false }),
+      closeCode: 1009,
+      errorCode: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
+    },
+    {
+      name: 'invalid close code',
+      bytes: frame(OP.close, closePayload(1004), { mask: false }),
+      closeCode: 1002,
+      errorCode: 'WS_ERR_INVALID_CLOSE_CODE',
+    },
   ];
 
   test.each(clientRows.map((r) => [r.name, r] as const))('%s', async (_name, row) => {

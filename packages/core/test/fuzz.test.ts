@@ -6,7 +6,18 @@
 import type { Socket } from 'node:net';
 import { WebSocket as WsClient } from 'ws';
 import type { WebSocket } from '@wskit/core';
-import { OP, buildRequest, closePayload, frame, opened, rawConnect, rawUpgraded, shutdown, within, wskitServer } from './helpers.js';
+import {
+  OP,
+  buildRequest,
+  closePayload,
+  frame,
+  opened,
+  rawConnect,
+  rawUpgraded,
+  shutdown,
+  within,
+  wskitServer,
+} from './helpers.js';
 
 /** mulberry32: small seeded PRNG. */
 function prng(seed: number): () => number {
@@ -43,7 +54,11 @@ function validStream(rand: () => number, count: number, maxSize: number): Stream
     let offset = 0;
     for (let p = 0; p < pieces; p++) {
       const end = p === pieces - 1 ? payload.length : offset + Math.floor(rand() * (payload.length - offset + 1));
-      parts.push(frame(p === 0 ? (binary ? OP.binary : OP.text) : OP.cont, payload.subarray(offset, end), { fin: p === pieces - 1 }));
+      parts.push(
+        frame(p === 0 ? (binary ? OP.binary : OP.text) : OP.cont, payload.subarray(offset, end), {
+          fin: p === pieces - 1,
+        }),
+      );
       offset = end;
       if (rand() < 0.3) {
         parts.push(frame(OP.ping, `p${pings++}`));
@@ -68,7 +83,7 @@ function writeAll(socket: Socket, chunks: Buffer[]): Promise<void> {
 
 function chunkings(bytes: Buffer, rand: () => number): Record<string, Buffer[]> {
   const random: Buffer[] = [];
-  for (let o = 0; o < bytes.length; ) {
+  for (let o = 0; o < bytes.length;) {
     const n = 1 + Math.floor(rand() * 700);
     random.push(bytes.subarray(o, o + n));
     o += n;
@@ -100,7 +115,9 @@ describe('random splits of a valid stream', () => {
         ws.on('message', (d: Buffer, b: boolean) => got.push([d.toString(b ? 'hex' : 'utf8'), b]));
         await writeAll(raw.socket, chunks);
         const complete = await raw.until(
-          () => raw.frames.filter((f) => f.opcode === OP.pong).length === stream.pings && got.length === stream.messages.length,
+          () =>
+            raw.frames.filter((f) => f.opcode === OP.pong).length === stream.pings &&
+            got.length === stream.messages.length,
           5000,
         );
         expect({ variant, errors, complete }).toEqual({ variant, errors: [], complete: true });

@@ -20,7 +20,9 @@ const PEER = join(__dirname, 'fixtures', 'ws-peer.cjs');
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function listen(options: ConstructorParameters<typeof WebSocketServer>[0] = {}): Promise<{ wss: WebSocketServer; port: number }> {
+async function listen(
+  options: ConstructorParameters<typeof WebSocketServer>[0] = {},
+): Promise<{ wss: WebSocketServer; port: number }> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, ...options });
   await once(wss, 'listening');
   return { wss, port: (wss.address() as AddressInfo).port };
@@ -39,7 +41,9 @@ interface ClosedWith {
 
 function closeOf(ws: WebSocket): Promise<ClosedWith> {
   return new Promise((resolve) => {
-    ws.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString(), at: performance.now() }));
+    ws.once('close', (code: number, reason: Buffer) =>
+      resolve({ code, reason: reason.toString(), at: performance.now() }),
+    );
   });
 }
 
@@ -227,7 +231,9 @@ describe('client heartbeat with a server that stops answering', () => {
     try {
       const ready = await server.waitForLine(/READY (\d+)/, 5000);
       expect(ready).not.toBeNull();
-      const client = new WebSocket(`ws://127.0.0.1:${ready![1]}/`, { heartbeat: { interval: INTERVAL, timeout: TIMEOUT } });
+      const client = new WebSocket(`ws://127.0.0.1:${ready![1]}/`, {
+        heartbeat: { interval: INTERVAL, timeout: TIMEOUT },
+      });
       await once(client, 'open');
       const rtts: number[] = [];
       client.on('heartbeat', (rtt: number) => rtts.push(rtt));
@@ -282,7 +288,8 @@ describe('heartbeat cost', () => {
     const refTimeouts = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const clients: WebSocket[] = [];
     try {
-      for (let i = 0; i < COUNT; i++) clients.push(new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false }));
+      for (let i = 0; i < COUNT; i++)
+        clients.push(new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false }));
       await Promise.all(clients.map((c) => once(c, 'open')));
       expect(await waitUntil(() => wss.clients.size === COUNT, 5000)).toBe(true);
 

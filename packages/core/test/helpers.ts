@@ -11,7 +11,9 @@ import { WebSocket, WebSocketServer, type ServerOptions } from '@wskit/core';
 export const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 export const acceptKeyFor = (key: string): string =>
-  createHash('sha1').update(key + GUID).digest('base64');
+  createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -73,7 +73,11 @@ async function attack(role: 'server' | 'client', spec: object, extensions?: stri
 }
 
 function report(what: string, figures: Record<string, string | number | undefined>): void {
-  console.log(`${what}: ${Object.entries(figures).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(
+    `${what}: ${Object.entries(figures)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
 }
 
 const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
@@ -93,7 +97,7 @@ describe.each(['server', 'client'] as const)('%s role under attack', (role) => {
       const block = repeatFrames(attackFrame(OP.cont, Buffer.from([1]), a.masked, { fin: false }), 10_000);
       const closed = a.target.line('CLOSE', 15_000);
       const written = await flood(a.socket, block, {
-        maxBytes: 20_000_000 * block.length / 10_000,
+        maxBytes: (20_000_000 * block.length) / 10_000,
         ms: 8000,
         stop: () => closeCodeOf(a.frames) !== undefined || a.target.peer.lines.some((l) => l.startsWith('CLOSE')),
       });
@@ -101,7 +105,12 @@ describe.each(['server', 'client'] as const)('%s role under attack', (role) => {
       const error = await a.target.line('ERROR', 5000);
       a.socket.end();
       await closed;
-      report(`${role}: one-byte fragments`, { written: mib(written), close: closeCodeOf(a.frames), error, 'RSS growth': mib(growth) });
+      report(`${role}: one-byte fragments`, {
+        written: mib(written),
+        close: closeCodeOf(a.frames),
+        error,
+        'RSS growth': mib(growth),
+      });
       expect(error).toBe('ERROR WS_ERR_TOO_MANY_BUFFERED_PARTS 1008');
       expect(closeCodeOf(a.frames)).toBe(1008);
       expect(growth).toBeLessThan(BOUND);
@@ -123,7 +132,11 @@ describe.each(['server', 'client'] as const)('%s role under attack', (role) => {
       });
       const error = await a.target.line('ERROR', 10_000);
       const { growth } = watch.stop();
-      report(`${role}: 1M one-byte fragments, maxFragments 0`, { written: mib(written), error, 'RSS growth': mib(growth) });
+      report(`${role}: 1M one-byte fragments, maxFragments 0`, {
+        written: mib(written),
+        error,
+        'RSS growth': mib(growth),
+      });
       expect(error).toBe('ERROR WS_ERR_UNSUPPORTED_MESSAGE_LENGTH 1009');
       expect(growth).toBeLessThan(BOUND);
     } finally {
@@ -177,7 +190,11 @@ describe.each(['server', 'client'] as const)('%s role under attack', (role) => {
       const { growth } = watch.stop();
       a.socket.resetAndDestroy();
       const close = await a.target.line('CLOSE', 10_000);
-      report(`${role}: allowSynchronousEvents false flood`, { written: mib(written), close, 'RSS growth': mib(growth) });
+      report(`${role}: allowSynchronousEvents false flood`, {
+        written: mib(written),
+        close,
+        'RSS growth': mib(growth),
+      });
       expect(written).toBeLessThan(256 * MiB);
       expect(growth).toBeLessThan(BOUND);
     } finally {
@@ -187,26 +204,34 @@ describe.each(['server', 'client'] as const)('%s role under attack', (role) => {
 
   test.each([
     ['maxPendingAutoPongs (default 60)', {}, 'too many pending pongs'],
-    ['maxBufferedAmount 256 KiB', { maxPendingAutoPongs: 0, maxBufferedAmount: 256 * 1024 }, 'send buffer limit exceeded'],
-  ])('1M pings, the peer never reads: terminated by %s, RSS bounded', async (_label, options, reason) => {
-    const a = await attack(role, { options });
-    try {
-      // The attacker stops reading: the pongs pile up in the kernel, then in the endpoint.
-      a.socket.pause();
-      const block = repeatFrames(attackFrame(OP.ping, Buffer.alloc(125, 1), a.masked), 1000);
-      const watch = rssWatch(a.target.pid);
-      const written = await flood(a.socket, block, {
-        maxBytes: 1000 * block.length,
-        ms: 8000,
-        stop: () => a.target.peer.lines.some((l) => l.startsWith('CLOSE')),
-      });
-      const close = await a.target.line('CLOSE', 10_000);
-      const { growth } = watch.stop();
-      report(`${role}: ping flood (${_label})`, { written: mib(written), close, 'RSS growth': mib(growth) });
-      expect(close).toMatch(new RegExp(`^CLOSE 1006 \\d+ \\d+ ${reason}$`));
-      expect(growth).toBeLessThan(BOUND);
-    } finally {
-      await a.close();
-    }
-  }, 30_000);
+    [
+      'maxBufferedAmount 256 KiB',
+      { maxPendingAutoPongs: 0, maxBufferedAmount: 256 * 1024 },
+      'send buffer limit exceeded',
+    ],
+  ])(
+    '1M pings, the peer never reads: terminated by %s, RSS bounded',
+    async (_label, options, reason) => {
+      const a = await attack(role, { options });
+      try {
+        // The attacker stops reading: the pongs pile up in the kernel, then in the endpoint.
+        a.socket.pause();
+        const block = repeatFrames(attackFrame(OP.ping, Buffer.alloc(125, 1), a.masked), 1000);
+        const watch = rssWatch(a.target.pid);
+        const written = await flood(a.socket, block, {
+          maxBytes: 1000 * block.length,
+          ms: 8000,
+          stop: () => a.target.peer.lines.some((l) => l.startsWith('CLOSE')),
+        });
+        const close = await a.target.line('CLOSE', 10_000);
+        const { growth } = watch.stop();
+        report(`${role}: ping flood (${_label})`, { written: mib(written), close, 'RSS growth': mib(growth) });
+        expect(close).toMatch(new RegExp(`^CLOSE 1006 \\d+ \\d+ ${reason}$`));
+        expect(growth).toBeLessThan(BOUND);
+      } finally {
+        await a.close();
+      }
+    },
+    30_000,
+  );
 });

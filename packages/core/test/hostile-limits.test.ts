@@ -8,7 +8,18 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { deflateRawSync, constants as zlibConstants } from 'node:zlib';
 import { WebSocket, WebSocketServer, type ServerOptions } from '@wskit/core';
-import { FrameReader, OP, closeOf, delay, errorOf, frame, rawServer, rawUpgraded, within, type ParsedFrame } from './helpers.js';
+import {
+  FrameReader,
+  OP,
+  closeOf,
+  delay,
+  errorOf,
+  frame,
+  rawServer,
+  rawUpgraded,
+  within,
+  type ParsedFrame,
+} from './helpers.js';
 
 interface Pair {
   ours: WebSocket;
@@ -102,8 +113,16 @@ describe.each(['server', 'client'] as const)('%s role', (role) => {
       expect(data.toString()).toBe('ab');
       const error = errorOf(p.ours);
       const closed = closeOf(p.ours);
-      p.write(Buffer.concat([p.frame(OP.text, 'x', { fin: false }), ...Array.from({ length: 4 }, () => p.frame(OP.cont, '', { fin: false }))]));
-      expect(await within(error, 5000, 'error')).toMatchObject({ code: 'WS_ERR_TOO_MANY_BUFFERED_PARTS', closeCode: 1008 });
+      p.write(
+        Buffer.concat([
+          p.frame(OP.text, 'x', { fin: false }),
+          ...Array.from({ length: 4 }, () => p.frame(OP.cont, '', { fin: false })),
+        ]),
+      );
+      expect(await within(error, 5000, 'error')).toMatchObject({
+        code: 'WS_ERR_TOO_MANY_BUFFERED_PARTS',
+        closeCode: 1008,
+      });
       expect(await peerClose(p)).toBe(1008);
       p.peerSocket.end();
       await within(closed, 5000, 'close');
@@ -117,12 +136,19 @@ describe.each(['server', 'client'] as const)('%s role', (role) => {
     try {
       const message = once(p.ours, 'message') as Promise<[Buffer, boolean]>;
       const fragments = (n: number): Buffer =>
-        Buffer.concat([p.frame(OP.binary, 'a', { fin: false }), ...Array.from({ length: n - 2 }, () => p.frame(OP.cont, 'a', { fin: false })), p.frame(OP.cont, 'a')]);
+        Buffer.concat([
+          p.frame(OP.binary, 'a', { fin: false }),
+          ...Array.from({ length: n - 2 }, () => p.frame(OP.cont, 'a', { fin: false })),
+          p.frame(OP.cont, 'a'),
+        ]);
       p.write(fragments(16384));
       expect((await within(message, 10_000, 'message'))[0].length).toBe(16384);
       const error = errorOf(p.ours);
       p.write(fragments(16385));
-      expect(await within(error, 10_000, 'error')).toMatchObject({ code: 'WS_ERR_TOO_MANY_BUFFERED_PARTS', closeCode: 1008 });
+      expect(await within(error, 10_000, 'error')).toMatchObject({
+        code: 'WS_ERR_TOO_MANY_BUFFERED_PARTS',
+        closeCode: 1008,
+      });
       expect(await peerClose(p)).toBe(1008);
     } finally {
       await p.cleanup();
@@ -139,7 +165,11 @@ describe.each(['server', 'client'] as const)('%s role', (role) => {
         p.write(ping.subarray(i, i + 1));
         await delay(30);
       }
-      expect(await within(error, 5000, 'error')).toMatchObject({ code: 'WS_ERR_TOO_MANY_BUFFERED_PARTS', closeCode: 1008, message: 'Too many buffered chunks' });
+      expect(await within(error, 5000, 'error')).toMatchObject({
+        code: 'WS_ERR_TOO_MANY_BUFFERED_PARTS',
+        closeCode: 1008,
+        message: 'Too many buffered chunks',
+      });
       expect(await peerClose(p)).toBe(1008);
     } finally {
       await p.cleanup();
@@ -212,7 +242,10 @@ describe.each(['server', 'client'] as const)('%s role', (role) => {
     const p = await pair(role);
     try {
       const error = errorOf(p.ours);
-      const whole = p.frame(OP.text, Buffer.concat([Buffer.from('fine so far '), Buffer.from([0xff]), Buffer.alloc(1024 * 1024, 0x61)]));
+      const whole = p.frame(
+        OP.text,
+        Buffer.concat([Buffer.from('fine so far '), Buffer.from([0xff]), Buffer.alloc(1024 * 1024, 0x61)]),
+      );
       // Only the header and the first bytes: the rest of the 1 MiB frame never comes.
       p.write(whole.subarray(0, 200));
       expect(await within(error, 5000, 'error')).toMatchObject({ code: 'WS_ERR_INVALID_UTF8', closeCode: 1007 });

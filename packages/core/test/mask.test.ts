@@ -33,7 +33,11 @@ describe('masking kernels', () => {
         const before = Buffer.from(target);
         const original = Buffer.from(source);
         wasmMasker!.maskInto(source, start, start + length, mask, phase, target, offset);
-        expect(target.subarray(offset, offset + length).equals(reference(source.subarray(start, start + length), mask, phase))).toBe(true);
+        expect(
+          target
+            .subarray(offset, offset + length)
+            .equals(reference(source.subarray(start, start + length), mask, phase)),
+        ).toBe(true);
         // Nothing outside the range is touched, and the source is left alone.
         expect(target.subarray(0, offset).equals(before.subarray(0, offset))).toBe(true);
         expect(target.subarray(offset + length).equals(before.subarray(offset + length))).toBe(true);

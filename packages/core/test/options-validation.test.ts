@@ -23,7 +23,11 @@ const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
   ['heartbeat interval 0', { heartbeat: { interval: 0, timeout: 1000 } }, /heartbeat interval/],
   ['heartbeat timeout missing', { heartbeat: { interval: 1000 } }, /heartbeat timeout/],
   ['heartbeat timeout NaN', { heartbeat: { interval: 1000, timeout: Number.NaN } }, /heartbeat timeout/],
-  ['heartbeat resolution 0.1', { heartbeat: { interval: 1000, timeout: 1000, resolution: 0.1 } }, /heartbeat resolution/],
+  [
+    'heartbeat resolution 0.1',
+    { heartbeat: { interval: 1000, timeout: 1000, resolution: 0.1 } },
+    /heartbeat resolution/,
+  ],
   ['heartbeat liveness unknown', { heartbeat: { interval: 1000, timeout: 1000, liveness: 'data' } }, /liveness/],
 ];
 

@@ -46,28 +46,39 @@ function feed(receiver: Receiver, bytes: Uint8Array, cuts: number[]): void {
   }
 }
 
-test.each([true, false])('random bytes in random chunks never throw (server side: %s); faults are typed errors', (isServer) => {
-  fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 4096, size: 'max' }), fc.array(fc.nat(), { maxLength: 16 }), (bytes, cuts) => {
-      const r = makeReceiver(isServer);
-      expect(() => feed(r.receiver, bytes, cuts)).not.toThrow();
-      expect(r.errors.length).toBeLessThanOrEqual(1);
-      for (const error of r.errors) {
-        expect(error).toBeInstanceOf(WebSocketError);
-        expect(error.code).toMatch(/^WS_ERR_/);
-        expect([1002, 1007, 1009]).toContain(error.closeCode);
-      }
-    }),
-    { numRuns: 3000 },
-  );
-});
+test.each([true, false])(
+  'random bytes in random chunks never throw (server side: %s); faults are typed errors',
+  (isServer) => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 4096, size: 'max' }),
+        fc.array(fc.nat(), { maxLength: 16 }),
+        (bytes, cuts) => {
+          const r = makeReceiver(isServer);
+          expect(() => feed(r.receiver, bytes, cuts)).not.toThrow();
+          expect(r.errors.length).toBeLessThanOrEqual(1);
+          for (const error of r.errors) {
+            expect(error).toBeInstanceOf(WebSocketError);
+            expect(error.code).toMatch(/^WS_ERR_/);
+            expect([1002, 1007, 1009]).toContain(error.closeCode);
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  },
+);
 
 test('parsing random input retains no memory', () => {
   const batch = (runs: number): void => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 2048, size: 'max' }), fc.array(fc.nat(), { maxLength: 8 }), (bytes, cuts) => {
-        feed(makeReceiver(true).receiver, bytes, cuts);
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 2048, size: 'max' }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        (bytes, cuts) => {
+          feed(makeReceiver(true).receiver, bytes, cuts);
+        },
+      ),
       { numRuns: runs, seed: 42 },
     );
   };

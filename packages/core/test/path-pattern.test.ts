@@ -118,21 +118,24 @@ describe('PathPattern', () => {
   test('property: never throws, and any match is consistent with a segment-wise reference', () => {
     const p = new PathPattern('/a/:x/*/b');
     fc.assert(
-      fc.property(fc.array(fc.constantFrom('a', 'b', '', '%', '%41', 'x', '?', '#', '/'), { maxLength: 12 }), (parts) => {
-        const url = '/' + parts.join('');
-        const got = p.match(url);
-        const path = url.split(/[?#]/)[0].replace(/(.)\/$/, '$1');
-        const segs = path.slice(1).split('/');
-        let expected: Record<string, string> | null = null;
-        if (segs.length === 4 && segs[0] === 'a' && segs[1] !== '' && segs[2] !== '' && segs[3] === 'b') {
-          try {
-            expected = { x: decodeURIComponent(segs[1]) };
-          } catch {
-            expected = null;
+      fc.property(
+        fc.array(fc.constantFrom('a', 'b', '', '%', '%41', 'x', '?', '#', '/'), { maxLength: 12 }),
+        (parts) => {
+          const url = '/' + parts.join('');
+          const got = p.match(url);
+          const path = url.split(/[?#]/)[0].replace(/(.)\/$/, '$1');
+          const segs = path.slice(1).split('/');
+          let expected: Record<string, string> | null = null;
+          if (segs.length === 4 && segs[0] === 'a' && segs[1] !== '' && segs[2] !== '' && segs[3] === 'b') {
+            try {
+              expected = { x: decodeURIComponent(segs[1]) };
+            } catch {
+              expected = null;
+            }
           }
-        }
-        expect(got === null ? null : { ...got }).toEqual(expected);
-      }),
+          expect(got === null ? null : { ...got }).toEqual(expected);
+        },
+      ),
       { numRuns: 1000 },
     );
   });

@@ -168,10 +168,26 @@ describe('negotiation: server side', () => {
       'permessage-deflate; server_no_context_takeover',
       { serverNoContextTakeover: false },
     ],
-    ['offer limits the server window but the server refuses limits', 'permessage-deflate; server_max_window_bits=12', { serverMaxWindowBits: false }],
-    ['offer limits the server window below the configured one', 'permessage-deflate; server_max_window_bits=9', { serverMaxWindowBits: 10 }],
-    ['server needs client_max_window_bits but it was not offered (Firefox)', 'permessage-deflate', { clientMaxWindowBits: 10 }],
-    ['server needs a client window larger than offered', 'permessage-deflate; client_max_window_bits=9', { clientMaxWindowBits: 10 }],
+    [
+      'offer limits the server window but the server refuses limits',
+      'permessage-deflate; server_max_window_bits=12',
+      { serverMaxWindowBits: false },
+    ],
+    [
+      'offer limits the server window below the configured one',
+      'permessage-deflate; server_max_window_bits=9',
+      { serverMaxWindowBits: 10 },
+    ],
+    [
+      'server needs client_max_window_bits but it was not offered (Firefox)',
+      'permessage-deflate',
+      { clientMaxWindowBits: 10 },
+    ],
+    [
+      'server needs a client window larger than offered',
+      'permessage-deflate; client_max_window_bits=9',
+      { clientMaxWindowBits: 10 },
+    ],
   ])('declines an offer the configuration cannot honour: %s', (_label, offer, opts) => {
     expect(() => serverAccepts(offer, opts)).toThrow(/None of the permessage-deflate offers can be accepted/);
   });
@@ -239,8 +255,18 @@ describe('negotiation: client side', () => {
       { server_no_context_takeover: true, client_no_context_takeover: true },
     ],
     ['a client window limit', 'permessage-deflate; client_max_window_bits=9', undefined, { client_max_window_bits: 9 }],
-    ['a smaller server window than requested', 'permessage-deflate; server_max_window_bits=10', { serverMaxWindowBits: 12 }, { server_max_window_bits: 10 }],
-    ['our own client limit applies when the server does not restate it', 'permessage-deflate', { clientMaxWindowBits: 11 }, { client_max_window_bits: 11 }],
+    [
+      'a smaller server window than requested',
+      'permessage-deflate; server_max_window_bits=10',
+      { serverMaxWindowBits: 12 },
+      { server_max_window_bits: 10 },
+    ],
+    [
+      'our own client limit applies when the server does not restate it',
+      'permessage-deflate',
+      { clientMaxWindowBits: 11 },
+      { client_max_window_bits: 11 },
+    ],
   ])('accepts %s', (_label, response, opts, expected) => {
     expect(clientAccepts(response, opts)).toEqual(expected);
   });
@@ -249,12 +275,32 @@ describe('negotiation: client side', () => {
     ['an unknown parameter', 'permessage-deflate; foo', undefined],
     ['a duplicated parameter', 'permessage-deflate; server_max_window_bits=10; server_max_window_bits=10', undefined],
     ['client_max_window_bits without a value', 'permessage-deflate; client_max_window_bits', undefined],
-    ['client_max_window_bits that was not offered', 'permessage-deflate; client_max_window_bits=10', { clientMaxWindowBits: false }],
-    ['client_max_window_bits above what was offered', 'permessage-deflate; client_max_window_bits=12', { clientMaxWindowBits: 10 }],
-    ['client_no_context_takeover when refused', 'permessage-deflate; client_no_context_takeover', { clientNoContextTakeover: false }],
-    ['a missing server_no_context_takeover that was requested', 'permessage-deflate', { serverNoContextTakeover: true }],
+    [
+      'client_max_window_bits that was not offered',
+      'permessage-deflate; client_max_window_bits=10',
+      { clientMaxWindowBits: false },
+    ],
+    [
+      'client_max_window_bits above what was offered',
+      'permessage-deflate; client_max_window_bits=12',
+      { clientMaxWindowBits: 10 },
+    ],
+    [
+      'client_no_context_takeover when refused',
+      'permessage-deflate; client_no_context_takeover',
+      { clientNoContextTakeover: false },
+    ],
+    [
+      'a missing server_no_context_takeover that was requested',
+      'permessage-deflate',
+      { serverNoContextTakeover: true },
+    ],
     ['a missing server_max_window_bits that was requested', 'permessage-deflate', { serverMaxWindowBits: 10 }],
-    ['server_max_window_bits above what was requested', 'permessage-deflate; server_max_window_bits=11', { serverMaxWindowBits: 10 }],
+    [
+      'server_max_window_bits above what was requested',
+      'permessage-deflate; server_max_window_bits=11',
+      { serverMaxWindowBits: 10 },
+    ],
     ['an out-of-range window', 'permessage-deflate; server_max_window_bits=16', undefined],
     ['two responses', 'permessage-deflate, permessage-deflate', undefined],
   ])('rejects %s', (_label, response, opts) => {
@@ -287,7 +333,12 @@ describe('data path', () => {
     async (snct, cnct, serverBits, clientBits) => {
       const { server, client, response } = track(
         negotiate(
-          { serverNoContextTakeover: snct, clientNoContextTakeover: cnct, serverMaxWindowBits: serverBits, clientMaxWindowBits: clientBits },
+          {
+            serverNoContextTakeover: snct,
+            clientNoContextTakeover: cnct,
+            serverMaxWindowBits: serverBits,
+            clientMaxWindowBits: clientBits,
+          },
           { serverMaxWindowBits: serverBits, clientMaxWindowBits: clientBits },
         ),
       );
@@ -370,7 +421,8 @@ describe('data path', () => {
         pieces.push(await compress(client, part, i === 49));
       }
       const results: Buffer[] = [];
-      for (let i = 0; i < pieces.length; i++) results.push(await decompress(server, pieces[i], i === pieces.length - 1));
+      for (let i = 0; i < pieces.length; i++)
+        results.push(await decompress(server, pieces[i], i === pieces.length - 1));
       // Earlier fragments yield nothing; the last one yields the whole message.
       expect(results.slice(0, -1).every((r) => r.length === 0)).toBe(true);
       expectBytes(results[results.length - 1], message);
@@ -381,7 +433,8 @@ describe('data path', () => {
     const { server, client } = track(negotiate(undefined, undefined));
     const wire = await compress(client, text);
     let last: Buffer = Buffer.alloc(0);
-    for (let i = 0; i < wire.length; i++) last = await decompress(server, wire.subarray(i, i + 1), i === wire.length - 1);
+    for (let i = 0; i < wire.length; i++)
+      last = await decompress(server, wire.subarray(i, i + 1), i === wire.length - 1);
     expectBytes(last, text);
   });
 
@@ -452,7 +505,6 @@ describe('data path', () => {
     };
     // `ws` does not export its extension class; load the file next to its entry point.
     const wsFile = path.join(path.dirname(require.resolve('ws')), 'lib', 'permessage-deflate.js');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const WsPerMessageDeflate = require(wsFile) as new (o: object) => WsPmd;
     const wsServer = new WsPerMessageDeflate({ isServer: true, maxPayload: 0, serverMaxWindowBits: 10 });
     const client = new PerMessageDeflate({ clientMaxWindowBits: 11 }, false, 0);
@@ -461,7 +513,9 @@ describe('data path', () => {
       expect(response).toBe('permessage-deflate; client_max_window_bits=11; server_max_window_bits=10');
       client.accept(offersOf(response));
       const wsCall = (fn: 'compress' | 'decompress', data: Buffer): Promise<Buffer> =>
-        new Promise((resolve, reject) => wsServer[fn](data, true, (err, out) => (err ? reject(err) : resolve(out as Buffer))));
+        new Promise((resolve, reject) =>
+          wsServer[fn](data, true, (err, out) => (err ? reject(err) : resolve(out as Buffer))),
+        );
       for (let i = 0; i < 3; i++) {
         expectBytes(await decompress(client, await wsCall('compress', text)), text);
         expectBytes(await wsCall('decompress', await compress(client, text)), text);

@@ -10,7 +10,13 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import {
+  connect,
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -45,9 +51,25 @@ beforeAll(() => {
   try {
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-        '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
       { stdio: 'ignore', timeout: 20_000 },
     );
     cert = readFileSync(join(dir, 'cert.pem'));
@@ -65,20 +87,22 @@ async function hop(route: (path: string, secure: boolean) => string | null): Pro
   const seen: Seen[] = [];
   const wss = new WsServer({ noServer: true });
   const sockets = new Set<Duplex>();
-  const onUpgrade = (secure: boolean) => (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const headers = new Map<string, string[]>();
-    for (let i = 0; i < req.rawHeaders.length; i += 2) {
-      const name = req.rawHeaders[i]!.toLowerCase();
-      headers.set(name, [...(headers.get(name) ?? []), req.rawHeaders[i + 1]!]);
-    }
-    seen.push({ secure, path: req.url ?? '', headers });
-    const location = route(req.url ?? '', secure);
-    if (location !== null) {
-      socket.end(`HTTP/1.1 302 Found\r\nLocation: ${location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws: WsSocket) => ws.send('landed'));
-  };
+  const onUpgrade =
+    (secure: boolean) =>
+    (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+      const headers = new Map<string, string[]>();
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        const name = req.rawHeaders[i]!.toLowerCase();
+        headers.set(name, [...(headers.get(name) ?? []), req.rawHeaders[i + 1]!]);
+      }
+      seen.push({ secure, path: req.url ?? '', headers });
+      const location = route(req.url ?? '', secure);
+      if (location !== null) {
+        socket.end(`HTTP/1.1 302 Found\r\nLocation: ${location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws: WsSocket) => ws.send('landed'));
+    };
   const plain = http.createServer();
   const tls = https.createServer({ cert, key });
   plain.on('upgrade', onUpgrade(false));
@@ -181,7 +205,9 @@ describe.each(implementations)('redirect credentials: $name', (impl) => {
 
   test('on the same host:port everything is kept (a relative Location keeps URL credentials)', async () => {
     const same = await hop((path) => (path === '/start' ? '/landed' : null));
-    await follow(`ws://user:pass@127.0.0.1:${same.port}/start`, { headers: { Cookie: 'session=abc', Host: 'custom.example' } });
+    await follow(`ws://user:pass@127.0.0.1:${same.port}/start`, {
+      headers: { Cookie: 'session=abc', Host: 'custom.example' },
+    });
     expect(same.seen.map((s) => s.path)).toEqual(['/start', '/landed']);
     const last = same.seen[1];
     expect(header(last, 'authorization')).toEqual([`Basic ${Buffer.from('user:pass').toString('base64')}`]);
@@ -195,7 +221,10 @@ describe.each(implementations)('redirect credentials: $name', (impl) => {
       headers: { ...SECRET_HEADERS, host: `127.0.0.1:${same.port}` },
       auth: 'name:word',
     });
-    expect(same.seen.map((s) => [s.secure, s.path])).toEqual([[true, '/start'], [false, '/plain']]);
+    expect(same.seen.map((s) => [s.secure, s.path])).toEqual([
+      [true, '/start'],
+      [false, '/plain'],
+    ]);
     expect(header(same.seen[0], 'authorization')).toEqual(['Bearer top-secret']);
     const last = same.seen[1];
     expect(header(last, 'authorization')).toBeUndefined();
@@ -212,6 +241,7 @@ describe.each(implementations)('redirect credentials: $name', (impl) => {
   });
 
   test('judged against the first request: A → B → A sends them to A again, never to B', async () => {
+    // eslint-disable-next-line prefer-const -- read by b's redirect before it is assigned
     let a: Hop | undefined;
     const b = await hop(() => `ws://127.0.0.1:${a!.port}/back`);
     a = await hop((path) => (path === '/start' ? `ws://127.0.0.1:${b.port}/b` : null));

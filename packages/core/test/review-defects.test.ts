@@ -8,7 +8,18 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket as WsClient } from 'ws';
 import { WebSocketRouter, runHandler, type WebSocket, type WebSocketServer } from '@wskit/core';
-import { OP, closeOf, delay, frame, opened, rawHandshake, rawUpgraded, shutdown, within, wskitServer } from './helpers.js';
+import {
+  OP,
+  closeOf,
+  delay,
+  frame,
+  opened,
+  rawHandshake,
+  rawUpgraded,
+  shutdown,
+  within,
+  wskitServer,
+} from './helpers.js';
 
 const servers: WebSocketServer[] = [];
 
@@ -24,7 +35,9 @@ afterEach(async () => {
   for (const wss of servers.splice(0)) await shutdown(wss);
 });
 
-async function connected(options: Parameters<typeof wskitServer>[0] = {}): Promise<{ server: WebSocket; client: WsClient; wss: WebSocketServer; port: number }> {
+async function connected(
+  options: Parameters<typeof wskitServer>[0] = {},
+): Promise<{ server: WebSocket; client: WsClient; wss: WebSocketServer; port: number }> {
   const { wss, url, port } = await wskitServer(options);
   servers.push(wss);
   const connection = once(wss, 'connection') as Promise<[WebSocket]>;
@@ -104,15 +117,18 @@ describe('WebSocketRouter: accept() that throws', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  test.each(['/bad-cookie', '/bad-header', '/bad-header-async'])('%s: 500 at once, and the socket is closed', async (path) => {
-    const started = Date.now();
-    const raw = await rawHandshake(port, { path });
-    expect(raw.head?.status).toBe(500);
-    expect(raw.head?.headers['set-cookie']).toBeUndefined();
-    await within(raw.closed, 5000, 'socket close');
-    expect(Date.now() - started).toBeLessThan(10_000);
-    expect(router.clients.size).toBe(0);
-  });
+  test.each(['/bad-cookie', '/bad-header', '/bad-header-async'])(
+    '%s: 500 at once, and the socket is closed',
+    async (path) => {
+      const started = Date.now();
+      const raw = await rawHandshake(port, { path });
+      expect(raw.head?.status).toBe(500);
+      expect(raw.head?.headers['set-cookie']).toBeUndefined();
+      await within(raw.closed, 5000, 'socket close');
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(router.clients.size).toBe(0);
+    },
+  );
 });
 
 describe('heartbeat with a failing target', () => {
@@ -160,9 +176,21 @@ describe('close(code, reason) with binary reasons', () => {
   const backing = Buffer.alloc(4096, 0xaa);
   backing.write('inside', 1000);
   const reasons: Array<[string, () => string | Buffer | ArrayBuffer | ArrayBufferView, Buffer]> = [
-    ['a Uint8Array view into a larger buffer', () => new Uint8Array(backing.buffer, backing.byteOffset + 1000, 6), Buffer.from('inside')],
-    ['a DataView into a larger buffer', () => new DataView(backing.buffer, backing.byteOffset + 1000, 6), Buffer.from('inside')],
-    ['a Float32Array view (its bytes, not its element values)', () => new Float32Array(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]).buffer, 4, 1), Buffer.from([5, 6, 7, 8])],
+    [
+      'a Uint8Array view into a larger buffer',
+      () => new Uint8Array(backing.buffer, backing.byteOffset + 1000, 6),
+      Buffer.from('inside'),
+    ],
+    [
+      'a DataView into a larger buffer',
+      () => new DataView(backing.buffer, backing.byteOffset + 1000, 6),
+      Buffer.from('inside'),
+    ],
+    [
+      'a Float32Array view (its bytes, not its element values)',
+      () => new Float32Array(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]).buffer, 4, 1),
+      Buffer.from([5, 6, 7, 8]),
+    ],
     ['an ArrayBuffer', () => new Uint8Array([0x68, 0x69]).buffer, Buffer.from('hi')],
     ['a Buffer slice of the shared pool', () => Buffer.from('pooled'), Buffer.from('pooled')],
     ['a string', () => 'bye', Buffer.from('bye')],
@@ -184,14 +212,20 @@ describe('close(code, reason) with binary reasons', () => {
 
   test('a view longer than 123 bytes is refused by its byteLength', async () => {
     const { server } = await connected();
-    expect(() => server.close(1000, new Uint8Array(new ArrayBuffer(4096), 0, 124) as unknown as Buffer)).toThrow(RangeError);
-    expect(() => server.close(1000, new Uint8Array(new ArrayBuffer(4096), 100, 123) as unknown as Buffer)).not.toThrow();
+    expect(() => server.close(1000, new Uint8Array(new ArrayBuffer(4096), 0, 124) as unknown as Buffer)).toThrow(
+      RangeError,
+    );
+    expect(() =>
+      server.close(1000, new Uint8Array(new ArrayBuffer(4096), 100, 123) as unknown as Buffer),
+    ).not.toThrow();
   });
 });
 
 describe("heartbeat liveness 'pong'", () => {
   /** A raw peer that sends a text frame every 30 ms and never answers a ping. */
-  async function talkingDeafPeer(liveness: 'any' | 'pong'): Promise<{ closed: Promise<[number, string]>; stop: () => void }> {
+  async function talkingDeafPeer(
+    liveness: 'any' | 'pong',
+  ): Promise<{ closed: Promise<[number, string]>; stop: () => void }> {
     const { wss, port } = await wskitServer({ heartbeat: { interval: 300, timeout: 600, liveness } });
     servers.push(wss);
     const connection = once(wss, 'connection') as Promise<[WebSocket]>;

@@ -142,13 +142,15 @@ describe('server send(): the peer gets the bytes as they were at the call', () =
     }
   });
 
-  test('above 1 MiB the buffer is the caller\'s again once the send callback ran', async () => {
+  test("above 1 MiB the buffer is the caller's again once the send callback ran", async () => {
     const side = await serverSide();
     try {
       const want = pattern(3 * MiB, 11);
       const buf = Buffer.from(want);
       const got = messages(side.client, 1);
-      await new Promise<void>((resolve, reject) => side.server.send(buf, (error) => (error ? reject(error) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        side.server.send(buf, (error) => (error ? reject(error) : resolve())),
+      );
       buf.fill(0);
       expect((await got)[0]!.equals(want)).toBe(true);
     } finally {
@@ -166,7 +168,9 @@ describe('client send(): the peer gets the bytes as they were at the call', () =
     await shutdown(peer.wss);
   });
 
-  async function connect(options: ConstructorParameters<typeof WebSocket>[1] = {}): Promise<{ ws: WebSocket; remote: WsClient }> {
+  async function connect(
+    options: ConstructorParameters<typeof WebSocket>[1] = {},
+  ): Promise<{ ws: WebSocket; remote: WsClient }> {
     const connection = once(peer.wss, 'connection') as Promise<[WsClient]>;
     const ws = new WebSocket(peer.url, options);
     await opened(ws);

@@ -8,20 +8,38 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket as WsSocket } from 'ws';
 import { WebSocket, WebSocketServer } from '@wskit/core';
-import { OP, closeOf, delay, errorOf, frame, opened, rawHandshake, rawUpgraded, shutdown, within, wskitServer } from './helpers.js';
+import {
+  OP,
+  closeOf,
+  delay,
+  errorOf,
+  frame,
+  opened,
+  rawHandshake,
+  rawUpgraded,
+  shutdown,
+  within,
+  wskitServer,
+} from './helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function server(options: ConstructorParameters<typeof WebSocketServer>[0] extends infer O ? Omit<O & object, 'port'> : never = {}) {
+async function server(
+  options: ConstructorParameters<typeof WebSocketServer>[0] extends infer O ? Omit<O & object, 'port'> : never = {},
+) {
   const s = await wskitServer(options);
   cleanups.push(() => shutdown(s.wss));
   return s;
 }
 
-function wsClient(url: string, protocols?: string | string[], options?: ConstructorParameters<typeof WsSocket>[2]): WsSocket {
+function wsClient(
+  url: string,
+  protocols?: string | string[],
+  options?: ConstructorParameters<typeof WsSocket>[2],
+): WsSocket {
   const ws = new WsSocket(url, protocols, options);
   cleanups.push(() => ws.terminate());
   return ws;
@@ -210,7 +228,9 @@ describe('per-connection settings', () => {
   test('maxPayload defaults to 100 MiB', async () => {
     const { wss, port } = await server();
     expect(wss.options.maxPayload).toBe(100 * 1024 * 1024);
-    const error = new Promise<Error & { closeCode?: number }>((resolve) => wss.once('connection', (ws) => ws.once('error', resolve)));
+    const error = new Promise<Error & { closeCode?: number }>((resolve) =>
+      wss.once('connection', (ws) => ws.once('error', resolve)),
+    );
     const raw = await rawUpgraded(port);
     raw.write(frame(OP.binary, Buffer.alloc(0), { fakeLength64: BigInt(100 * 1024 * 1024 + 1) }));
     expect((await within(error, 2000, 'error')).closeCode).toBe(1009);

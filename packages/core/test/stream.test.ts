@@ -25,7 +25,9 @@ afterEach(async () => {
   await new Promise<void>((resolve) => wss.close(() => resolve()));
 });
 
-async function connect(options?: ConstructorParameters<typeof WebSocket>[2]): Promise<{ client: WebSocket; peer: WebSocket }> {
+async function connect(
+  options?: ConstructorParameters<typeof WebSocket>[2],
+): Promise<{ client: WebSocket; peer: WebSocket }> {
   const client = new WebSocket(url, options);
   const peer = await nextPeer;
   if (client.readyState === WebSocket.CONNECTING) await once(client, 'open');

@@ -252,7 +252,12 @@ describe('accepted sockets', () => {
   test('a throwing or rejecting handler reaches onError as "handler" and closes with 1011', async () => {
     const server = createServer();
     const onError = jest.fn();
-    pipelineOn(server, (upgrade) => upgrade.accept(wss, async () => Promise.reject(new Error('nope'))), {}, { onError });
+    pipelineOn(
+      server,
+      (upgrade) => upgrade.accept(wss, async () => Promise.reject(new Error('nope'))),
+      {},
+      { onError },
+    );
     const port = await listen(server);
     const ws = await openClient(`ws://127.0.0.1:${port}/`);
     const [code] = await once(ws, 'close');
@@ -266,7 +271,12 @@ describe('accepted sockets', () => {
     const onDebug = jest.fn();
     const small = new WebSocketServer({ noServer: true, maxPayload: 10 });
     cleanups.push(() => small.close());
-    pipelineOn(server, (upgrade) => upgrade.accept(small, (ws) => ws.on('message', () => {})), {}, { onError, onDebug });
+    pipelineOn(
+      server,
+      (upgrade) => upgrade.accept(small, (ws) => ws.on('message', () => {})),
+      {},
+      { onError, onDebug },
+    );
     const port = await listen(server);
     const ws = await openClient(`ws://127.0.0.1:${port}/`);
     ws.send('far more than ten bytes');
@@ -281,11 +291,10 @@ describe('accepted sockets', () => {
     const server = createServer();
     let stuck!: () => void;
     const reached = new Promise<void>((r) => (stuck = r));
-    const pipeline = pipelineOn(
-      server,
-      (upgrade) => (upgrade.req.url === '/stuck' ? stuck() : echo(upgrade)),
-      { closeReason: 'bye now', shutdownTimeout: 1000 },
-    );
+    const pipeline = pipelineOn(server, (upgrade) => (upgrade.req.url === '/stuck' ? stuck() : echo(upgrade)), {
+      closeReason: 'bye now',
+      shutdownTimeout: 1000,
+    });
     const port = await listen(server);
     const ws = await openClient(`ws://127.0.0.1:${port}/`);
     const stuckAnswer = rawRequest(port, wsHead('/stuck'));

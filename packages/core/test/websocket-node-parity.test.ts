@@ -10,11 +10,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { WebSocket as WsClient } from 'ws';
 import { rawServer, type RawPeer } from './helpers.js';
-import { W3CWebSocket, WebSocket, WebSocketRouter, WebSocketServer, type FragmentInfo, type RouterRequest } from '@wskit/core';
+import { W3CWebSocket, WebSocket, WebSocketRouter, WebSocketServer, type RouterRequest } from '@wskit/core';
 
 const run = promisify(execFile);
 
-async function listen(options: ConstructorParameters<typeof WebSocketServer>[0]): Promise<{ wss: WebSocketServer; url: string }> {
+async function listen(
+  options: ConstructorParameters<typeof WebSocketServer>[0],
+): Promise<{ wss: WebSocketServer; url: string }> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, ...options });
   await once(wss, 'listening');
   return { wss, url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}` };
@@ -32,7 +34,11 @@ describe('outgoing fragmentation', () => {
       peer = p;
       p.accept();
     });
-    const client = new WebSocket(server.url, { fragmentOutgoingMessages: true, fragmentationThreshold: 64 * 1024, perMessageDeflate: false });
+    const client = new WebSocket(server.url, {
+      fragmentOutgoingMessages: true,
+      fragmentationThreshold: 64 * 1024,
+      perMessageDeflate: false,
+    });
     await once(client, 'open');
     client.send(Buffer.alloc(1024 * 1024 + 5, 1));
     expect(await peer!.until(() => peer!.frames.some((f) => f.fin), 5000)).toBe(true);
@@ -79,7 +85,9 @@ describe('outgoing fragmentation', () => {
 
   test('manual fragmentation with fin: false keeps working alongside it', async () => {
     const { wss, url } = await listen({});
-    const got = new Promise<Buffer>((resolve) => wss.on('connection', (ws) => ws.once('message', (d: Buffer) => resolve(d))));
+    const got = new Promise<Buffer>((resolve) =>
+      wss.on('connection', (ws) => ws.once('message', (d: Buffer) => resolve(d))),
+    );
     const client = new WebSocket(url, { fragmentOutgoingMessages: true, fragmentationThreshold: 4 });
     await once(client, 'open');
     client.send('hello ', { fin: false });
@@ -115,7 +123,12 @@ describe('streaming reception (assembleFragments: false)', () => {
       cwd: join(__dirname, '..'),
       timeout: 120_000,
     });
-    const result = JSON.parse(stdout.trim().split('\n').pop()!) as { bytes: number; fragments: number; peakRss: number; fileSize: number };
+    const result = JSON.parse(stdout.trim().split('\n').pop()!) as {
+      bytes: number;
+      fragments: number;
+      peakRss: number;
+      fileSize: number;
+    };
     expect(result.bytes).toBe(1024 * 1024 * 1024);
     expect(result.fileSize).toBe(1024 * 1024 * 1024);
     // Pieces are handed out as bytes arrive: at least one per 64 KiB frame.
@@ -184,7 +197,9 @@ describe('WebSocketRouter', () => {
       const ws = request.accept('chat', { cookies: [{ name: 'seat', value: request.params.room!, httpOnly: true }] });
       ws?.on('message', (d: Buffer) => ws.send(`${request.params.room}:${d}`));
     });
-    router.mount('/rooms/:room', 'admin', (request) => request.reject(401, 'Admins only', { 'WWW-Authenticate': 'Bearer' }));
+    router.mount('/rooms/:room', 'admin', (request) =>
+      request.reject(401, 'Admins only', { 'WWW-Authenticate': 'Bearer' }),
+    );
     router.mount('/files/*', null, async (request) => {
       await new Promise((r) => setTimeout(r, 20));
       request.accept()?.on('message', function (this: WebSocket, d: Buffer) {
@@ -220,7 +235,10 @@ describe('WebSocketRouter', () => {
   test('reject answers real HTTP with status and headers', async () => {
     const client = new WsClient(`${base}/rooms/blue`, ['admin']);
     client.on('error', () => {});
-    const [, res] = (await once(client, 'unexpected-response')) as [unknown, { statusCode: number; headers: Record<string, string> }];
+    const [, res] = (await once(client, 'unexpected-response')) as [
+      unknown,
+      { statusCode: number; headers: Record<string, string> },
+    ];
     expect(res.statusCode).toBe(401);
     expect(res.headers['www-authenticate']).toBe('Bearer');
     client.terminate();
@@ -261,7 +279,9 @@ describe('W3CWebSocket', () => {
       ws.send('text');
       ws.send(Buffer.from([1, 2, 3]));
     });
-    const client = new W3CWebSocket(url, 'proto', 'http://example.test', { 'X-Extra': 'yes' }, undefined, { maxReceivedMessageSize: 1024 });
+    const client = new W3CWebSocket(url, 'proto', 'http://example.test', { 'X-Extra': 'yes' }, undefined, {
+      maxReceivedMessageSize: 1024,
+    });
     expect(client.binaryType).toBe('arraybuffer');
     const events: unknown[] = [];
     const opened = new Promise<void>((resolve) => {

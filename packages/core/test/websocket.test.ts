@@ -23,7 +23,11 @@ afterEach(async () => {
   servers = [];
 });
 
-async function pair(role: Role, serverOptions: Record<string, unknown> = {}, clientOptions: Record<string, unknown> = {}): Promise<Pair> {
+async function pair(
+  role: Role,
+  serverOptions: Record<string, unknown> = {},
+  clientOptions: Record<string, unknown> = {},
+): Promise<Pair> {
   if (role === 'wskit client ↔ ws server') {
     const { wss, url } = await wsServer(serverOptions);
     servers.push(wss);

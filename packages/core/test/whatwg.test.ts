@@ -17,7 +17,11 @@ interface BrowserWebSocket {
   onmessage: ((event: { type: string; data: unknown }) => void) | null;
   onclose: ((event: { type: string; code: number; reason: string; wasClean: boolean }) => void) | null;
   onerror: ((event: { type: string }) => void) | null;
-  addEventListener(type: string, listener: (event: { type: string; data?: unknown }) => void, options?: { once?: boolean }): void;
+  addEventListener(
+    type: string,
+    listener: (event: { type: string; data?: unknown }) => void,
+    options?: { once?: boolean },
+  ): void;
   removeEventListener(type: string, listener: (event: { type: string; data?: unknown }) => void): void;
   send(data: string | ArrayBuffer | ArrayBufferView): void;
   close(code?: number, reason?: string): void;
@@ -163,11 +167,15 @@ describe('browser-style code against the wskit client', () => {
     const { url, stop } = await echoServer();
     try {
       const ws = new WebSocket(url);
-      const opened = new Promise<{ type: string; target: unknown }>((resolve) => ws.addEventListener('open', (e) => resolve(e as never), { once: true }));
+      const opened = new Promise<{ type: string; target: unknown }>((resolve) =>
+        ws.addEventListener('open', (e) => resolve(e as never), { once: true }),
+      );
       const event = await opened;
       expect(event.type).toBe('open');
       expect(event.target).toBe(ws);
-      const message = new Promise<{ type: string; data: unknown; target: unknown }>((resolve) => (ws.onmessage = (e) => resolve(e as never)));
+      const message = new Promise<{ type: string; data: unknown; target: unknown }>(
+        (resolve) => (ws.onmessage = (e) => resolve(e as never)),
+      );
       ws.send('ping me');
       const m = await message;
       expect(m).toMatchObject({ type: 'message', data: 'ping me' });

@@ -45,15 +45,27 @@ import { fileURLToPath } from 'node:url';
 const I32 = 0x7f;
 const V128 = 0x7b;
 const op = {
-  block: [0x02, 0x40], loop: [0x03, 0x40], end: [0x0b],
-  br: (d) => [0x0c, d], brIf: (d) => [0x0d, d],
-  get: (n) => [0x20, n], set: (n) => [0x21, n],
+  block: [0x02, 0x40],
+  loop: [0x03, 0x40],
+  end: [0x0b],
+  br: (d) => [0x0c, d],
+  brIf: (d) => [0x0d, d],
+  get: (n) => [0x20, n],
+  set: (n) => [0x21, n],
   i32: (v) => [0x41, ...sleb(v)],
-  add: [0x6a], gtU: [0x4b], geU: [0x4f], xor: [0x73], shrU: [0x76],
-  load: (offset) => [0x28, 2, ...uleb(offset)], store: (offset) => [0x36, 2, ...uleb(offset)],
-  load8: [0x2d, 0, 0], store8: [0x3a, 0, 0],
-  vload: (offset) => [0xfd, 0x00, 4, ...uleb(offset)], vstore: (offset) => [0xfd, 0x0b, 4, ...uleb(offset)],
-  splat: [0xfd, 0x11], vxor: [0xfd, 0x51],
+  add: [0x6a],
+  gtU: [0x4b],
+  geU: [0x4f],
+  xor: [0x73],
+  shrU: [0x76],
+  load: (offset) => [0x28, 2, ...uleb(offset)],
+  store: (offset) => [0x36, 2, ...uleb(offset)],
+  load8: [0x2d, 0, 0],
+  store8: [0x3a, 0, 0],
+  vload: (offset) => [0xfd, 0x00, 4, ...uleb(offset)],
+  vstore: (offset) => [0xfd, 0x0b, 4, ...uleb(offset)],
+  splat: [0xfd, 0x11],
+  vxor: [0xfd, 0x51],
 };
 
 function uleb(n) {
@@ -79,28 +91,58 @@ const vec = (items) => [...uleb(items.length), ...items.flat()];
 const section = (id, bytes) => [id, ...uleb(bytes.length), ...bytes];
 const name = (s) => vec([...Buffer.from(s)]);
 
-const LEN = 0, MASK = 1, I = 2, M = 3;
+const LEN = 0,
+  MASK = 1,
+  I = 2,
+  M = 3;
 /** while (i + step <= len) { body; i += step } */
 const stepLoop = (step, body, cond = [...op.get(I), ...op.i32(step), ...op.add, ...op.get(LEN), ...op.gtU]) => [
-  ...op.block, ...op.loop,
-  ...cond, ...op.brIf(1),
+  ...op.block,
+  ...op.loop,
+  ...cond,
+  ...op.brIf(1),
   ...body,
-  ...op.get(I), ...op.i32(step), ...op.add, ...op.set(I),
-  ...op.br(0), ...op.end, ...op.end,
+  ...op.get(I),
+  ...op.i32(step),
+  ...op.add,
+  ...op.set(I),
+  ...op.br(0),
+  ...op.end,
+  ...op.end,
 ];
-const vxorAt = (offset) => [...op.get(I), ...op.get(I), ...op.vload(offset), ...op.get(M), ...op.vxor, ...op.vstore(offset)];
+const vxorAt = (offset) => [
+  ...op.get(I),
+  ...op.get(I),
+  ...op.vload(offset),
+  ...op.get(M),
+  ...op.vxor,
+  ...op.vstore(offset),
+];
 
 const body = [
-  ...vec([[1, I32], [1, V128]]),
-  ...op.get(MASK), ...op.splat, ...op.set(M),
+  ...vec([
+    [1, I32],
+    [1, V128],
+  ]),
+  ...op.get(MASK),
+  ...op.splat,
+  ...op.set(M),
   ...stepLoop(64, [...vxorAt(0), ...vxorAt(16), ...vxorAt(32), ...vxorAt(48)]),
   ...stepLoop(16, vxorAt(0)),
   ...stepLoop(4, [...op.get(I), ...op.get(I), ...op.load(0), ...op.get(MASK), ...op.xor, ...op.store(0)]),
   ...stepLoop(
     1,
     [
-      ...op.get(I), ...op.get(I), ...op.load8, ...op.get(MASK), ...op.xor, ...op.store8,
-      ...op.get(MASK), ...op.i32(8), ...op.shrU, ...op.set(MASK),
+      ...op.get(I),
+      ...op.get(I),
+      ...op.load8,
+      ...op.get(MASK),
+      ...op.xor,
+      ...op.store8,
+      ...op.get(MASK),
+      ...op.i32(8),
+      ...op.shrU,
+      ...op.set(MASK),
     ],
     [...op.get(I), ...op.get(LEN), ...op.geU],
   ),
@@ -108,11 +150,24 @@ const body = [
 ];
 
 const module = Uint8Array.from([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x00,
+  0x61,
+  0x73,
+  0x6d,
+  0x01,
+  0x00,
+  0x00,
+  0x00,
   ...section(1, vec([[0x60, ...vec([I32, I32]), ...vec([])]])),
   ...section(3, vec([[0]])),
   ...section(5, vec([[0x00, 2]])),
-  ...section(7, vec([[...name('memory'), 0x02, 0], [...name('xor'), 0x00, 0]])),
+  ...section(
+    7,
+    vec([
+      [...name('memory'), 0x02, 0],
+      [...name('xor'), 0x00, 0],
+    ]),
+  ),
   ...section(10, vec([[...uleb(body.length), ...body]])),
 ]);
 

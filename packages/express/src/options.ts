@@ -9,8 +9,10 @@ import type { ServerOptions, UnmatchedUpgrade, WebSocket } from '@wskit/core';
  * (`maxPayload`, `perMessageDeflate`, `handleProtocols`, `verifyClient`, `heartbeat`, …) plus a
  * shorthand for subprotocol selection. Set on the plugin as defaults, or per route to override them.
  */
-export interface SocketOptions
-  extends Omit<ServerOptions, 'port' | 'host' | 'backlog' | 'server' | 'noServer' | 'path' | 'clientTracking'> {
+export interface SocketOptions extends Omit<
+  ServerOptions,
+  'port' | 'host' | 'backlog' | 'server' | 'noServer' | 'path' | 'clientTracking'
+> {
   /**
    * Subprotocols this endpoint speaks, most preferred first; the first one of these the client offered
    * is selected. Ignored when `handleProtocols` is given.

@@ -60,8 +60,7 @@ export function wskitExpress<A extends Routable>(app: A, options: WskitExpressSe
     unmatched,
     ...socketDefaults
   } = options;
-  const reportError: ErrorHook =
-    onError ?? ((error) => console.error('[@wskit/express] websocket error:', error));
+  const reportError: ErrorHook = onError ?? ((error) => console.error('[@wskit/express] websocket error:', error));
   const wss = new WebSocketServer(toServerOptions(socketDefaults));
   const servers = new Set<WebSocketServer>([wss]);
   const pipeline = new UpgradePipeline(
@@ -176,7 +175,9 @@ export function wskitExpress<A extends Routable>(app: A, options: WskitExpressSe
     Router(routerOptions) {
       routerFactory ??= routerFactoryOf(app);
       if (!routerFactory) {
-        throw new Error('@wskit/express: cannot find this app\'s Router; pass { Router: express.Router } or use applyTo(express.Router())');
+        throw new Error(
+          "@wskit/express: cannot find this app's Router; pass { Router: express.Router } or use applyTo(express.Router())",
+        );
       }
       return applyTo(routerFactory(routerOptions));
     },

@@ -28,7 +28,8 @@ export class TestClient {
   async message(index: number, timeoutMs = 3000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (this.messages.length <= index) {
-      if (Date.now() > deadline) throw new Error(`message ${index} did not arrive; got ${JSON.stringify(this.messages)}`);
+      if (Date.now() > deadline)
+        throw new Error(`message ${index} did not arrive; got ${JSON.stringify(this.messages)}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(1, deadline - Date.now()));
         this.waiters.push(() => {

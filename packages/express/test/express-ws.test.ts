@@ -100,7 +100,11 @@ describe.each(versions)('@wskit/express on %s', (_name, express) => {
       (_req, _res, next) => next(Object.assign(new Error('short and stout'), { status: 418 })),
       (ws) => ws.send('unreachable'),
     );
-    app.ws('/crash', (_req, _res, next) => next(new Error('no status')), (ws) => ws.send('unreachable'));
+    app.ws(
+      '/crash',
+      (_req, _res, next) => next(new Error('no status')),
+      (ws) => ws.send('unreachable'),
+    );
     app.ws('/echo', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
     app.ws('/tiny', { maxPayload: 16 }, (ws) => ws.on('message', (data) => ws.send(data.toString())));
     app.ws('/proto', { protocols: ['v2', 'v1'] }, (ws) => ws.send(`protocol=${ws.protocol}`));

@@ -22,7 +22,11 @@ interface Setup {
  * One server, two `upgrade` listeners: this plugin's (attached first, so it sees every upgrade before
  * the other does) and a `ws` noServer WebSocketServer that owns '/other' — the shape of a dev server's HMR socket.
  */
-async function start(express: typeof express5, options: WskitExpressSetup, build?: (app: ReturnType<typeof express5>) => void): Promise<Setup> {
+async function start(
+  express: typeof express5,
+  options: WskitExpressSetup,
+  build?: (app: ReturnType<typeof express5>) => void,
+): Promise<Setup> {
   const app = express();
   build?.(app);
   const plugin = wskitExpress(app, options);
@@ -71,14 +75,11 @@ describe.each(versions)('@wskit/express beside another upgrade listener on %s', 
   });
 
   test('shouldHandle(req) false keeps even app-wide middleware off the other listener’s sockets', async () => {
-    const setup = await start(
-      express,
-      { shouldHandle: (req) => !req.url!.startsWith('/other') },
-      (app) =>
-        app.use((req, res, next) => {
-          if (req.headers.authorization === 'Bearer ok') next();
-          else res.status(401).send('who are you');
-        }),
+    const setup = await start(express, { shouldHandle: (req) => !req.url!.startsWith('/other') }, (app) =>
+      app.use((req, res, next) => {
+        if (req.headers.authorization === 'Bearer ok') next();
+        else res.status(401).send('who are you');
+      }),
     );
     const other = await open(`${setup.ws}/other`);
     expect(await other.message(0)).toBe('from ws');

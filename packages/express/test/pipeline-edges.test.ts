@@ -45,7 +45,11 @@ describe.each(versions)('@wskit/express pipeline edges on %s', (_name, express) 
 
   test('middleware that never answers is cut off with 408 after handshakeTimeout', async () => {
     const { app } = wskitExpress(express(), { handshakeTimeout: 150 });
-    app.ws('/stuck', () => {}, (ws) => ws.send('unreachable'));
+    app.ws(
+      '/stuck',
+      () => {},
+      (ws) => ws.send('unreachable'),
+    );
     const server = app.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const refusal = await refused(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/stuck`);

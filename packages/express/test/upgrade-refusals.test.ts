@@ -36,10 +36,17 @@ describe.each(versions)('@wskit/express refusals of upgrade requests, via supert
     });
     app.ws(
       '/private',
-      (req, res, next) => (req.headers.authorization === 'Bearer ok' ? next() : res.status(401).set('WWW-Authenticate', 'Bearer').send('login first')),
+      (req, res, next) =>
+        req.headers.authorization === 'Bearer ok'
+          ? next()
+          : res.status(401).set('WWW-Authenticate', 'Bearer').send('login first'),
       (ws) => ws.send('secret'),
     );
-    app.ws('/admin', (_req, res) => void res.status(403).json({ error: 'admins only' }), (ws) => ws.send('never'));
+    app.ws(
+      '/admin',
+      (_req, res) => void res.status(403).json({ error: 'admins only' }),
+      (ws) => ws.send('never'),
+    );
     app.ws('/echo', (ws) => ws.on('message', (data) => ws.send(data)));
     server = app.listen(0, '127.0.0.1');
     await once(server, 'listening');

@@ -6,7 +6,6 @@ import type { ClientSet, WebSocket, WebSocketServer } from '@wskit/core';
 import type {
   ContextConfigDefault,
   FastifyBaseLogger,
-  FastifyInstance,
   FastifySchema,
   FastifyTypeProvider,
   FastifyTypeProviderDefault,
@@ -34,7 +33,15 @@ declare module 'fastify' {
     /** WebSocket options of this route, overriding the plugin's `options`. */
     wsOptions?: WebSocketOptions;
     /** WebSocket handler next to an HTTP `handler` on the same URL. */
-    wsHandler?: WebSocketHandler<RawServer, RawRequest, RouteGeneric, ContextConfig, SchemaCompiler, TypeProvider, Logger>;
+    wsHandler?: WebSocketHandler<
+      RawServer,
+      RawRequest,
+      RouteGeneric,
+      ContextConfig,
+      SchemaCompiler,
+      TypeProvider,
+      Logger
+    >;
   }
 
   interface RouteShorthandMethod<
@@ -50,10 +57,27 @@ declare module 'fastify' {
       const SchemaCompiler extends FastifySchema = FastifySchema,
     >(
       path: string,
-      opts: RouteShorthandOptions<RawServer, RawRequest, RawReply, RouteGeneric, ContextConfig, SchemaCompiler, TypeProvider, Logger> & {
+      opts: RouteShorthandOptions<
+        RawServer,
+        RawRequest,
+        RawReply,
+        RouteGeneric,
+        ContextConfig,
+        SchemaCompiler,
+        TypeProvider,
+        Logger
+      > & {
         websocket: true;
       },
-      handler: WebSocketHandler<RawServer, RawRequest, RouteGeneric, ContextConfig, SchemaCompiler, TypeProvider, Logger>,
+      handler: WebSocketHandler<
+        RawServer,
+        RawRequest,
+        RouteGeneric,
+        ContextConfig,
+        SchemaCompiler,
+        TypeProvider,
+        Logger
+      >,
     ): FastifyInstance<RawServer, RawRequest, RawReply, Logger, TypeProvider>;
   }
 

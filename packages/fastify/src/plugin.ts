@@ -4,14 +4,7 @@
  * handlers into "upgrade here" handlers. Whatever the hooks answer (401, 400 from schema validation, the
  * error handler's reply, the 404 handler) is a genuine HTTP response on the upgrade socket.
  */
-import type { IncomingMessage } from 'node:http';
-import {
-  ClientSet,
-  UpgradePipeline,
-  WebSocketServer,
-  pendingUpgradeOf,
-  type WebSocket,
-} from '@wskit/core';
+import { ClientSet, UpgradePipeline, WebSocketServer, pendingUpgradeOf } from '@wskit/core';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import './fastify-types.js';
@@ -47,7 +40,10 @@ function callOnce(fn: WebSocketPreClose, instance: FastifyInstance): Promise<voi
     };
     const result = fn.call(instance, done);
     if (result && typeof (result as PromiseLike<unknown>).then === 'function') {
-      (result as PromiseLike<unknown>).then(() => done(), (error: unknown) => done(error instanceof Error ? error : new Error(String(error))));
+      (result as PromiseLike<unknown>).then(
+        () => done(),
+        (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+      );
     } else if (fn.length === 0) {
       done();
     }
@@ -162,7 +158,8 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
       throw new Error(`Route ${route.url}: a WebSocket route must use the GET method`);
     }
     const wsHandler = (isWebSocketOnly ? route.handler : route.wsHandler) as unknown as WebSocketHandler;
-    if (typeof wsHandler !== 'function') throw new TypeError(`Route ${route.url}: the WebSocket handler must be a function`);
+    if (typeof wsHandler !== 'function')
+      throw new TypeError(`Route ${route.url}: the WebSocket handler must be a function`);
     const httpHandler = (isWebSocketOnly ? notFound : route.handler) as HttpHandler;
     // WebSocket-only routes are not HTTP endpoints: hidden from @fastify/swagger, as with @fastify/websocket.
     if (isWebSocketOnly) route.schema = { ...route.schema, hide: true } as RouteOptions['schema'];
@@ -181,7 +178,11 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
     websocketUrls.add(route.url);
     const wss = serverFor(route.wsOptions);
 
-    route.handler = function websocketRouteHandler(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+    route.handler = function websocketRouteHandler(
+      this: FastifyInstance,
+      request: FastifyRequest,
+      reply: FastifyReply,
+    ) {
       const upgrade = pendingUpgradeOf(request.raw);
       if (!upgrade) return httpHandler.call(this, request, reply);
       reply.hijack();

@@ -7,7 +7,9 @@ import { closed, connect, nextMessage, refusal } from './helpers.js';
 const root = join(__dirname, '..', '..', '..');
 
 function start(): Promise<{ child: ChildProcessWithoutNullStreams; port: number }> {
-  const child = spawn(process.execPath, [join(root, 'examples', 'fastify-chat', 'index.mjs'), '--port', '0'], { cwd: root });
+  const child = spawn(process.execPath, [join(root, 'examples', 'fastify-chat', 'index.mjs'), '--port', '0'], {
+    cwd: root,
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('example did not print READY')), 10_000);
     let stderr = '';

@@ -25,7 +25,9 @@ async function build(options: WebSocketPluginOptions = {}): Promise<{ app: Fasti
       socket.on('message', (data: Buffer) => socket.send(`${id}:${data.toString()}`));
     },
   );
-  app.get('/proto', { websocket: true, wsOptions: { handleProtocols: () => 'b' } }, (socket) => socket.send(socket.protocol));
+  app.get('/proto', { websocket: true, wsOptions: { handleProtocols: () => 'b' } }, (socket) =>
+    socket.send(socket.protocol),
+  );
   return { app, hooks };
 }
 
@@ -53,7 +55,9 @@ describe('@wskit/fastify: app.injectWS', () => {
     expect(JSON.parse((error as InjectWSError).body)).toEqual({ error: 'nope' });
     expect((error as Error).message).toBe('Unexpected server response: 401');
 
-    const invalid = (await app.injectWS('/echo/7?n=abc', { headers: { authorization: 'yes' } }).catch((e: unknown) => e)) as InjectWSError;
+    const invalid = (await app
+      .injectWS('/echo/7?n=abc', { headers: { authorization: 'yes' } })
+      .catch((e: unknown) => e)) as InjectWSError;
     expect(invalid.statusCode).toBe(400);
     const missing = (await app.injectWS('missing').catch((e: unknown) => e)) as InjectWSError;
     expect(missing.statusCode).toBe(404);

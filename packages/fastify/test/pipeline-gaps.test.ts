@@ -20,7 +20,8 @@ function appWithLog(level = 'debug'): { app: FastifyInstance; lines: { level: nu
   const lines: { level: number; msg: string }[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as { level: number; msg: string });
+      for (const line of chunk.toString().split('\n'))
+        if (line) lines.push(JSON.parse(line) as { level: number; msg: string });
       callback();
     },
   });
@@ -165,7 +166,11 @@ test('the deprecated closeTimeout still works as shutdownTimeout', async () => {
 
 test('a websocket: true route declared before the plugin: an upgrade there logs what went wrong', async () => {
   const { app, lines } = appWithLog('error');
-  app.get('/early', { websocket: true } as never, ((socket: { send(data: string): void }) => socket.send('x')) as never);
+  app.get(
+    '/early',
+    { websocket: true } as never,
+    ((socket: { send(data: string): void }) => socket.send('x')) as never,
+  );
   await app.register(websocket);
   const url = await listen(app);
   expect((await refusal(connect(`${url.ws}/early`))).status).toBe(500);

@@ -152,7 +152,9 @@ describe('@wskit/fastify: Fastify lifecycle before the handshake', () => {
     expect(JSON.parse(missing.body).message).toMatch(/nick/);
     expect((await refusal(connect(`${url.ws}/rooms/lobby?nick=x`))).status).toBe(400);
     expect((await refusal(connect(`${url.ws}/rooms/L0bby?nick=ann`))).status).toBe(400);
-    const badHeader = await refusal(connect(`${url.ws}/rooms/lobby?nick=ann`, undefined, { headers: { 'x-version': '1' } }));
+    const badHeader = await refusal(
+      connect(`${url.ws}/rooms/lobby?nick=ann`, undefined, { headers: { 'x-version': '1' } }),
+    );
     expect(badHeader.status).toBe(400);
     expect(JSON.parse(badHeader.body).message).toMatch(/x-version/);
     const ws = await connect(`${url.ws}/rooms/lobby?nick=ann&n=7`, undefined, { headers: { 'x-version': '3' } });
@@ -207,5 +209,4 @@ describe('@wskit/fastify: Fastify lifecycle before the handshake', () => {
     expect(await nextMessage(outer)).toBe('outer|false');
     outer.close();
   });
-
 });

@@ -145,7 +145,9 @@ describe('@wskit/fastify: per-route options, early messages, client sets and bro
 
   test('app.websocketServer is decorated and emits connection', async () => {
     expect(app.websocketServer).toBeDefined();
-    const seen = new Promise<string>((resolve) => app.websocketServer.once('connection', (_ws, req) => resolve(req.url ?? '')));
+    const seen = new Promise<string>((resolve) =>
+      app.websocketServer.once('connection', (_ws, req) => resolve(req.url ?? '')),
+    );
     const ws = await connect(`${url.ws}/echo?who=me`);
     expect(await seen).toBe('/echo?who=me');
     ws.close();

@@ -62,7 +62,10 @@ async function typeTests(): Promise<void> {
   const typed = app.withTypeProvider<TinyProvider>();
   typed.get(
     '/count/:n',
-    { websocket: true, schema: { params: { type: 'object', properties: { n: { type: 'number' }, label: { type: 'string' } } } } },
+    {
+      websocket: true,
+      schema: { params: { type: 'object', properties: { n: { type: 'number' }, label: { type: 'string' } } } },
+    },
     (socket, request) => {
       assertTrue<Equal<typeof request.params.n, number>>();
       assertTrue<Equal<typeof request.params.label, string>>();

@@ -14,5 +14,8 @@ export interface AttachOptions {
 
 /** Returns a function that detaches again. */
 export function attach(server: UpgradeServer, options: AttachOptions = {}): () => void {
-  return attachServer(server, { shouldHandle: options.shouldHandle ?? (() => true), upgradeTimeout: options.upgradeTimeout ?? 10_000 });
+  return attachServer(server, {
+    shouldHandle: options.shouldHandle ?? (() => true),
+    upgradeTimeout: options.upgradeTimeout ?? 10_000,
+  });
 }

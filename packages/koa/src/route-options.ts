@@ -78,5 +78,10 @@ export function shapeKey(shape: ServerShape): string {
   } else if (protocols) {
     protocolKey = protocols.join(',');
   }
-  return JSON.stringify([shape.maxPayload ?? null, shape.perMessageDeflate ?? false, shape.heartbeat ?? false, protocolKey ?? null]);
+  return JSON.stringify([
+    shape.maxPayload ?? null,
+    shape.perMessageDeflate ?? false,
+    shape.heartbeat ?? false,
+    protocolKey ?? null,
+  ]);
 }

@@ -52,7 +52,11 @@ export class ServerPool {
     guardSocket(ws, (error, socket, kind) => {
       if (kind !== 'peer') onError(error, socket);
     });
-    void runHandler(ws, () => ready(ws), (error) => onError(error, ws));
+    void runHandler(
+      ws,
+      () => ready(ws),
+      (error) => onError(error, ws),
+    );
   }
 
   close(): void {

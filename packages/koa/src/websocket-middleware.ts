@@ -27,7 +27,12 @@ import { isWebSocketRequest } from './upgrade-request.js';
 
 /** The upgrade a request carries: the pipeline's, or (first request of an unattached server) Node's own socket. */
 interface RouteUpgrade {
-  accept(ws: ServerPool, shape: ServerShape, ready: (ws: WebSocket) => unknown, onError: (error: unknown, ws: WebSocket) => void): Promise<WebSocket | null>;
+  accept(
+    ws: ServerPool,
+    shape: ServerShape,
+    ready: (ws: WebSocket) => unknown,
+    onError: (error: unknown, ws: WebSocket) => void,
+  ): Promise<WebSocket | null>;
 }
 
 export type WebSocketErrorHook = (error: unknown, ws: WebSocket, ctx: Koa.Context) => void;
@@ -128,8 +133,11 @@ export function websocket(options: KoaWebSocketOptions = {}): KoaWebSocketMiddle
   ): Promise<WebSocket> => {
     if (closing) throw Object.assign(new Error('Server is shutting down'), { status: 503, expose: true });
     const { clients: routeClients, ...shape } = normalizeRoute(route);
-    const ws = await upgrade.accept(pool, shape, (socket) => messagesReady(socket, chainSettled), (error, socket) =>
-      report(error, socket, ctx),
+    const ws = await upgrade.accept(
+      pool,
+      shape,
+      (socket) => messagesReady(socket, chainSettled),
+      (error, socket) => report(error, socket, ctx),
     );
     if (!ws) throw new Error('ctx.ws(): the upgrade was answered, refused or abandoned before the handshake');
     ctx.respond = false;

@@ -9,7 +9,9 @@ let port = 0;
 
 beforeAll(async () => {
   ensureBuilt('koa');
-  child = spawn(process.execPath, [join(root, 'examples/koa-chat/index.mjs'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child = spawn(process.execPath, [join(root, 'examples/koa-chat/index.mjs'), '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`no READY line: ${out}`)), 10_000);
@@ -35,7 +37,10 @@ afterAll(async () => {
 async function login(name: string): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/login?name=${name}`);
   expect(await res.text()).toBe(`hello ${name}`);
-  return res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  return res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
 }
 
 test('koa-chat example: 401 without a session; a room relays messages between logged-in users', async () => {

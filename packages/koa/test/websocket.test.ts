@@ -29,7 +29,10 @@ describe.each(versions)('%s', (_name, Koa) => {
   });
 
   /** `app` with the plugin first, `setup` adding the rest, served by createServer(app.callback()) + attach. */
-  async function start(setup: (app: Koa3, ws: KoaWebSocketMiddleware) => void, options?: KoaWebSocketOptions): Promise<Harness> {
+  async function start(
+    setup: (app: Koa3, ws: KoaWebSocketMiddleware) => void,
+    options?: KoaWebSocketOptions,
+  ): Promise<Harness> {
     const app = new Koa();
     app.silent = true;
     const ws = websocket(options);
@@ -77,7 +80,10 @@ describe.each(versions)('%s', (_name, Koa) => {
     expect(await refusal(`${h.base}/chat`)).toEqual({ status: 401, body: 'Unauthorized' });
     const login = await fetch(`${h.http}/login`);
     expect(await login.text()).toBe('logged in');
-    const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const cookie = login.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ');
     expect(cookie).toContain('koa.sess=');
     const client = track(await open(`${h.base}/chat`, undefined, { headers: { Cookie: cookie } }));
     expect(await nextMessage(client)).toBe('hello ann');
@@ -222,34 +228,37 @@ describe.each(versions)('%s', (_name, Koa) => {
     expect(await nextMessage(track(await open(`ws://127.0.0.1:${port}/`)))).toBe('attached');
   });
 
-  test.each(['before', 'after'])('coexists with a ws server whose upgrade listener is registered %s the plugin', async (order) => {
-    const app = new Koa();
-    const ws = websocket();
-    app.use(ws);
-    app.use(async (ctx) => (await ctx.ws!()).send(`koa ${ctx.path}`));
-    const server = http.createServer(app.callback());
-    const other = new WsServer({ noServer: true });
-    const otherListener = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void => {
-      if (req.url === '/other') other.handleUpgrade(req, socket, head, (c) => c.send('from ws'));
-    };
-    if (order === 'before') server.on('upgrade', otherListener);
-    ws.attach(server);
-    if (order === 'after') server.on('upgrade', otherListener);
-    server.listen(0, '127.0.0.1');
-    cleanups.push(async () => {
-      await ws.close({ timeout: 200 });
-      other.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    });
-    const port = await listening(server);
-    const a = track(await open(`ws://127.0.0.1:${port}/other`));
-    const b = track(await open(`ws://127.0.0.1:${port}/mine`));
-    expect(await nextMessage(a)).toBe('from ws');
-    expect(await nextMessage(b)).toBe('koa /mine');
-    expect(other.clients.size).toBe(1);
-    expect(ws.clients.size).toBe(1);
-  });
+  test.each(['before', 'after'])(
+    'coexists with a ws server whose upgrade listener is registered %s the plugin',
+    async (order) => {
+      const app = new Koa();
+      const ws = websocket();
+      app.use(ws);
+      app.use(async (ctx) => (await ctx.ws!()).send(`koa ${ctx.path}`));
+      const server = http.createServer(app.callback());
+      const other = new WsServer({ noServer: true });
+      const otherListener = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void => {
+        if (req.url === '/other') other.handleUpgrade(req, socket, head, (c) => c.send('from ws'));
+      };
+      if (order === 'before') server.on('upgrade', otherListener);
+      ws.attach(server);
+      if (order === 'after') server.on('upgrade', otherListener);
+      server.listen(0, '127.0.0.1');
+      cleanups.push(async () => {
+        await ws.close({ timeout: 200 });
+        other.close();
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      });
+      const port = await listening(server);
+      const a = track(await open(`ws://127.0.0.1:${port}/other`));
+      const b = track(await open(`ws://127.0.0.1:${port}/mine`));
+      expect(await nextMessage(a)).toBe('from ws');
+      expect(await nextMessage(b)).toBe('koa /mine');
+      expect(other.clients.size).toBe(1);
+      expect(ws.clients.size).toBe(1);
+    },
+  );
 
   test('shouldHandle leaves declined upgrades to a listener that claims them later', async () => {
     const app = new Koa();
@@ -261,7 +270,8 @@ describe.each(versions)('%s', (_name, Koa) => {
     const other = new WsServer({ noServer: true });
     server.on('upgrade', (req, socket, head) => {
       // Claims asynchronously (e.g. after an auth lookup): only shouldHandle can keep the plugin off it.
-      if (req.url?.startsWith('/legacy')) setTimeout(() => other.handleUpgrade(req, socket, head, (c) => c.send('legacy')), 30);
+      if (req.url?.startsWith('/legacy'))
+        setTimeout(() => other.handleUpgrade(req, socket, head, (c) => c.send('legacy')), 30);
     });
     server.listen(0, '127.0.0.1');
     cleanups.push(async () => {
@@ -412,7 +422,7 @@ describe.each(versions)('%s', (_name, Koa) => {
     expect(h.ws.clients.size).toBe(0);
   });
 
-  test('an invalid handshake upstream-approved by the chain gets the core\'s 400', async () => {
+  test("an invalid handshake upstream-approved by the chain gets the core's 400", async () => {
     const h = await start((app) => {
       app.use(async (ctx) => {
         await ctx.ws!();
@@ -420,7 +430,12 @@ describe.each(versions)('%s', (_name, Koa) => {
     });
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = http.request(`${h.http}/bad`, {
-        headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'short' },
+        headers: {
+          Connection: 'Upgrade',
+          Upgrade: 'websocket',
+          'Sec-WebSocket-Version': '13',
+          'Sec-WebSocket-Key': 'short',
+        },
       });
       req.on('response', resolve);
       req.on('upgrade', () => reject(new Error('upgraded')));

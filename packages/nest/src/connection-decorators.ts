@@ -13,7 +13,9 @@ function contextOf(ctx: ExecutionContext): ConnectionContext | undefined {
 
 export const WsConnection = createParamDecorator((_data: unknown, ctx: ExecutionContext) => contextOf(ctx));
 
-export const ConnectionRequest = createParamDecorator((_data: unknown, ctx: ExecutionContext) => contextOf(ctx)?.request);
+export const ConnectionRequest = createParamDecorator(
+  (_data: unknown, ctx: ExecutionContext) => contextOf(ctx)?.request,
+);
 
 export const WsParams = createParamDecorator((name: string | undefined, ctx: ExecutionContext) => {
   const params = contextOf(ctx)?.params;

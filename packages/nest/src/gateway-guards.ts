@@ -47,14 +47,16 @@ export function collectGatewayGuards(
   const external = app.get(ExternalContextCreator, { strict: false });
   // Private in the typings; it is the creator Nest itself uses for external handlers' guards.
   const creator = (external as unknown as { guardsContextCreator?: GuardsContextCreatorLike }).guardsContextCreator;
-  if (!creator) throw new Error('WskitAdapter: Nest guards context creator not found (unsupported @nestjs/core version)');
+  if (!creator)
+    throw new Error('WskitAdapter: Nest guards context creator not found (unsupported @nestjs/core version)');
 
   const sets: GatewayGuardSet[] = [];
   const seen = new Set<unknown>();
   for (const [moduleKey, moduleRef] of modules) {
     for (const wrapper of moduleRef.providers.values() as Iterable<ProviderWrapperLike>) {
       const { metatype, instance } = wrapper;
-      if (typeof metatype !== 'function' || seen.has(metatype) || typeof instance !== 'object' || instance === null) continue;
+      if (typeof metatype !== 'function' || seen.has(metatype) || typeof instance !== 'object' || instance === null)
+        continue;
       const options = Reflect.getMetadata(GATEWAY_OPTIONS, metatype) as GatewayOptionsLike | undefined;
       if (!options) continue;
       const gatewayPort = (Reflect.getMetadata(PORT_METADATA, metatype) as number | undefined) ?? 0;

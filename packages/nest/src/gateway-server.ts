@@ -20,7 +20,10 @@ import { bindConnectionContext, type ConnectionContext } from './connection-cont
 import { GATEWAY_CLASS, type ConnectionGuard, type ConnectionGuardOptions } from './connection-guards.js';
 
 /** WebSocket options a gateway (or the adapter, as defaults) may set; the adapter owns the transport ones. */
-export type GatewayWsOptions = Omit<ServerOptions, 'port' | 'host' | 'backlog' | 'server' | 'noServer' | 'path' | 'WebSocket'>;
+export type GatewayWsOptions = Omit<
+  ServerOptions,
+  'port' | 'host' | 'backlog' | 'server' | 'noServer' | 'path' | 'WebSocket'
+>;
 
 export interface WskitGatewayOptions extends GatewayWsOptions, ConnectionGuardOptions {
   /** Path pattern: `/chat`, `/rooms/:room`, `/files/*`. Default `/`. */
@@ -55,7 +58,12 @@ export class GatewayServer extends EventEmitter<GatewayServerEvents> {
   readonly #wss: WebSocketServer;
   readonly #closeReason: string;
 
-  constructor(port: number, options: WskitGatewayOptions, defaults: GatewayWsOptions, closeReason = 'Server shutting down') {
+  constructor(
+    port: number,
+    options: WskitGatewayOptions,
+    defaults: GatewayWsOptions,
+    closeReason = 'Server shutting down',
+  ) {
     super();
     const {
       path = '/',

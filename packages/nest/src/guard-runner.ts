@@ -10,8 +10,7 @@ import type { ConnectionGuard } from './connection-guards.js';
 import type { UpgradeExecutionContext } from './upgrade-execution-context.js';
 
 export type GuardVerdict =
-  | { allowed: true }
-  | { allowed: false; status: number; body: string | Record<string, unknown>; error?: unknown };
+  { allowed: true } | { allowed: false; status: number; body: string | Record<string, unknown>; error?: unknown };
 
 export class GuardRunner {
   readonly #instances = new Map<Type<CanActivate>, Promise<CanActivate>>();
@@ -25,12 +24,20 @@ export class GuardRunner {
         const raw = instance.canActivate(context);
         const result = isObservable(raw) ? await lastValueFrom(raw) : await raw;
         if (!result) {
-          return { allowed: false, status: 403, body: { statusCode: 403, message: 'Forbidden resource', error: 'Forbidden' } };
+          return {
+            allowed: false,
+            status: 403,
+            body: { statusCode: 403, message: 'Forbidden resource', error: 'Forbidden' },
+          };
         }
       } catch (error) {
         if (error instanceof HttpException) {
           const response = error.getResponse();
-          return { allowed: false, status: error.getStatus(), body: typeof response === 'string' ? response : (response as Record<string, unknown>) };
+          return {
+            allowed: false,
+            status: error.getStatus(),
+            body: typeof response === 'string' ? response : (response as Record<string, unknown>),
+          };
         }
         return {
           allowed: false,

@@ -71,5 +71,10 @@ export function ackReply(result: unknown, message: InboundMessage): unknown {
 }
 
 function isWsResponse(value: unknown): value is { event: string; data: unknown } {
-  return typeof value === 'object' && value !== null && typeof (value as { event?: unknown }).event === 'string' && 'data' in value;
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { event?: unknown }).event === 'string' &&
+    'data' in value
+  );
 }

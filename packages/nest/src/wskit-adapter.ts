@@ -7,7 +7,14 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import * as http from 'node:http';
 import type * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { Logger, type CanActivate, type INestApplication, type Type, type WebSocketAdapter, type WsMessageHandler } from '@nestjs/common';
+import {
+  Logger,
+  type CanActivate,
+  type INestApplication,
+  type Type,
+  type WebSocketAdapter,
+  type WsMessageHandler,
+} from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import {
   OPEN,
@@ -143,7 +150,11 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
     const original = adapter.setNotFoundHandler;
     if ((type !== 'express' && type !== 'fastify') || typeof original !== 'function') return false;
     const continuations = this.#continuations;
-    adapter.setNotFoundHandler = function (this: unknown, handler: (...args: unknown[]) => unknown, ...rest: unknown[]) {
+    adapter.setNotFoundHandler = function (
+      this: unknown,
+      handler: (...args: unknown[]) => unknown,
+      ...rest: unknown[]
+    ) {
       const wrapped = function (this: unknown, req: unknown, res: unknown, ...more: unknown[]): unknown {
         const raw = ((req as { raw?: http.IncomingMessage }).raw ?? req) as http.IncomingMessage;
         const next = continuations.get(raw);
@@ -164,8 +175,7 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
     if (!this.#app) return undefined;
     const adapter = this.#app.getHttpAdapter() as unknown as HttpAdapterLike;
     const instance = adapter.getInstance?.() as
-      | { enabled?: (setting: string) => boolean; initialConfig?: { caseSensitive?: boolean } }
-      | undefined;
+      { enabled?: (setting: string) => boolean; initialConfig?: { caseSensitive?: boolean } } | undefined;
     if (adapter.getType?.() === 'express' && typeof instance?.enabled === 'function') {
       return instance.enabled('case sensitive routing');
     }
@@ -175,7 +185,12 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
 
   create(port: number, options: WskitGatewayOptions = {}): GatewayServer {
     const caseSensitive = options.caseSensitive ?? this.#platformCaseSensitive();
-    const gateway = new GatewayServer(port, { ...options, caseSensitive }, this.#options.ws ?? {}, this.#options.closeReason);
+    const gateway = new GatewayServer(
+      port,
+      { ...options, caseSensitive },
+      this.#options.ws ?? {},
+      this.#options.closeReason,
+    );
     // Nest calls handleConnection from an rxjs subscription, where a throw becomes an uncaught exception;
     // it binds the method right after create(), so the guard goes on now.
     for (const set of this.#gatewayGuards(gateway)) this.#guardConnectionHandler(set.instance);
@@ -241,7 +256,10 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
     // The reply carries the id of the message whose handler failed.
     client.on('exception', (payload: unknown) => {
       const id = this.#currentMessage.getStore()?.id;
-      this.#send(client, id === undefined ? { event: 'exception', data: payload } : { event: 'exception', data: payload, id });
+      this.#send(
+        client,
+        id === undefined ? { event: 'exception', data: payload } : { event: 'exception', data: payload, id },
+      );
     });
 
     this.#tagExceptionReplies(client);
@@ -422,7 +440,9 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
   }
 
   #listenOwn(port: number, host: string | undefined, gateways: GatewayServer[]): void {
-    const existing = [...this.#hosts.values()].find((h) => h.owned && (h.server.address() as AddressInfo | null)?.port === port);
+    const existing = [...this.#hosts.values()].find(
+      (h) => h.owned && (h.server.address() as AddressInfo | null)?.port === port,
+    );
     if (existing) {
       for (const gateway of gateways) this.#attach(existing.server, gateway, true);
       return;
@@ -463,7 +483,11 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
         (allowed) => {
           if (!allowed || upgrade.settled) return;
           const context = createConnectionContext(req, matchedParams, matched.path);
-          void upgrade.accept(matched.wss, (ws) => matched.accept(ws, context), (error) => this.#logger.error(error));
+          void upgrade.accept(
+            matched.wss,
+            (ws) => matched.accept(ws, context),
+            (error) => this.#logger.error(error),
+          );
         },
         (error: unknown) => {
           this.#logger.error(error);
@@ -524,7 +548,10 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
     if (!res.headersSent && !res.writableEnded) {
       const body = typeof verdict.body === 'string' ? verdict.body : JSON.stringify(verdict.body);
       res.statusCode = verdict.status;
-      res.setHeader('Content-Type', typeof verdict.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8');
+      res.setHeader(
+        'Content-Type',
+        typeof verdict.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8',
+      );
       res.setHeader('Content-Length', Buffer.byteLength(body));
       res.end(body);
     }

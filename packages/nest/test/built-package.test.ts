@@ -60,15 +60,23 @@ describe.each(majors)('built @wskit/nest on %s', (_name, nestDir) => {
     for (const name of ['common', 'core', 'websockets', 'platform-express']) {
       symlinkSync(join(nestDir, name), join(modules, '@nestjs', name), 'dir');
     }
-    for (const name of ['rxjs', 'reflect-metadata']) symlinkSync(join(root, 'node_modules', name), join(modules, name), 'dir');
+    for (const name of ['rxjs', 'reflect-metadata'])
+      symlinkSync(join(root, 'node_modules', name), join(modules, name), 'dir');
     symlinkSync(join(root, 'packages', 'core'), join(modules, '@wskit', 'core'), 'dir');
     cpSync(join(root, 'packages', 'nest', 'package.json'), join(modules, '@wskit', 'nest', 'package.json'));
     cpSync(join(root, 'packages', 'nest', 'dist'), join(modules, '@wskit', 'nest', 'dist'), { recursive: true });
     writeFileSync(
       join(dir, 'app.mjs'),
-      app((name) => (name === 'reflect-metadata' ? `import '${name}';` : `await import('${name}'${name.endsWith('.json') ? ", { with: { type: 'json' } }).then((m) => m.default)" : ')'}`)),
+      app((name) =>
+        name === 'reflect-metadata'
+          ? `import '${name}';`
+          : `await import('${name}'${name.endsWith('.json') ? ", { with: { type: 'json' } }).then((m) => m.default)" : ')'}`,
+      ),
     );
-    writeFileSync(join(dir, 'app.cjs'), app((name) => (name === 'reflect-metadata' ? `require('${name}');` : `require('${name}')`)));
+    writeFileSync(
+      join(dir, 'app.cjs'),
+      app((name) => (name === 'reflect-metadata' ? `require('${name}');` : `require('${name}')`)),
+    );
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -91,7 +91,8 @@ class DtoValidationPipe implements PipeTransform {
     const dto = value as Partial<CreateRoomDto> | null;
     const problems: string[] = [];
     if (typeof dto?.name !== 'string' || dto.name.length === 0) problems.push('name must be a non-empty string');
-    if (typeof dto?.size !== 'number' || !Number.isInteger(dto.size) || dto.size < 1) problems.push('size must be a positive integer');
+    if (typeof dto?.size !== 'number' || !Number.isInteger(dto.size) || dto.size < 1)
+      problems.push('size must be a positive integer');
     if (problems.length > 0) throw new WsException(problems);
     return Object.assign(new CreateRoomDto(), dto);
   }
@@ -148,7 +149,14 @@ class NaiveGateway {}
 class BeatGateway {}
 
 @Module({
-  providers: [SecureGateway, OpenGateway, SmallGateway, BeatGateway, NaiveGateway, { provide: APP_GUARD, useClass: AppGuard }],
+  providers: [
+    SecureGateway,
+    OpenGateway,
+    SmallGateway,
+    BeatGateway,
+    NaiveGateway,
+    { provide: APP_GUARD, useClass: AppGuard },
+  ],
 })
 class GuardsModule {}
 
@@ -188,7 +196,10 @@ test('class-level @UseGuards runs on the upgrade request: false → 403, Unautho
   expect(await client.next()).toEqual({ event: 'pong', data: 'a' });
   // The same class guard keeps running per message, with a ws context.
   client.send({ event: 'ping', data: 'key-blocked' });
-  expect(await client.next()).toMatchObject({ event: 'exception', data: { status: 'error', message: 'Forbidden resource' } });
+  expect(await client.next()).toMatchObject({
+    event: 'exception',
+    data: { status: 'error', message: 'Forbidden resource' },
+  });
   client.ws.close();
 });
 
@@ -221,7 +232,10 @@ test('a message-level @UseGuards still refuses per message with a WsException re
   client.send({ event: 'even', data: 4 });
   expect(await client.next()).toBe(4);
   client.send({ event: 'even', data: 3 });
-  expect(await client.next()).toMatchObject({ event: 'exception', data: { status: 'error', message: 'Forbidden resource' } });
+  expect(await client.next()).toMatchObject({
+    event: 'exception',
+    data: { status: 'error', message: 'Forbidden resource' },
+  });
   client.ws.close();
 });
 
@@ -281,7 +295,9 @@ test('the errorEvent option renames the adapter error replies', async () => {
   const server = createServer();
   const adapter = new WskitAdapter(server, { errorEvent: 'oops' });
   const gateway = adapter.create(0, { path: '/bare' });
-  adapter.bindClientConnect(gateway, (client) => adapter.bindMessageHandlers(client as WsClient, [], (data) => of(data)));
+  adapter.bindClientConnect(gateway, (client) =>
+    adapter.bindMessageHandlers(client as WsClient, [], (data) => of(data)),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const { port } = server.address() as AddressInfo;

@@ -68,7 +68,10 @@ export class ShoutPipe implements PipeTransform {
 @Catch(WsException)
 class CustomFilter extends BaseWsExceptionFilter {
   override catch(exception: WsException, host: ArgumentsHost): void {
-    host.switchToWs().getClient<WebSocket>().send(JSON.stringify({ event: 'custom-error', data: exception.getError() }));
+    host
+      .switchToWs()
+      .getClient<WebSocket>()
+      .send(JSON.stringify({ event: 'custom-error', data: exception.getError() }));
   }
 }
 
@@ -135,7 +138,10 @@ export class RoomGateway implements OnGatewayConnection {
     @WsQuery('token') token: string,
     @ConnectionRequest() request: IncomingMessage & { user?: string },
   ): { event: string; data: unknown } {
-    return { event: 'whoami', data: { room, params: { ...params }, token, user: request.user, ua: request.headers['x-test'] } };
+    return {
+      event: 'whoami',
+      data: { room, params: { ...params }, token, user: request.user, ua: request.headers['x-test'] },
+    };
   }
 }
 

@@ -129,7 +129,11 @@ describe('platform-express', () => {
   test("an exception reply carries the failed message's id", async () => {
     const pub = await connect(`${base}/feeds/public`);
     pub.send({ event: 'fail', id: 42 });
-    expect(await pub.next()).toMatchObject({ event: 'exception', id: 42, data: { status: 'error', message: 'no way' } });
+    expect(await pub.next()).toMatchObject({
+      event: 'exception',
+      id: 42,
+      data: { status: 'error', message: 'no way' },
+    });
     pub.send({ event: 'fail' });
     const reply = (await pub.next()) as Record<string, unknown>;
     expect(reply).toMatchObject({ event: 'exception' });
@@ -140,7 +144,12 @@ describe('platform-express', () => {
   test('non-WebSocket upgrades are answered, not held', async () => {
     const res = await new Promise<number>((resolve, reject) => {
       const http = require('node:http') as typeof import('node:http');
-      const req = http.request({ port: portOf(app), host: '127.0.0.1', path: '/feeds/public', headers: { Connection: 'Upgrade', Upgrade: 'h2c' } });
+      const req = http.request({
+        port: portOf(app),
+        host: '127.0.0.1',
+        path: '/feeds/public',
+        headers: { Connection: 'Upgrade', Upgrade: 'h2c' },
+      });
       req.on('response', (r) => resolve(r.statusCode ?? 0));
       req.on('upgrade', () => reject(new Error('upgraded')));
       req.on('error', reject);
