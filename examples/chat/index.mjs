@@ -15,7 +15,8 @@ const option = (name, fallback) => {
   return args[at + 1];
 };
 for (const arg of args) {
-  if (arg.startsWith('--') && !['--port', '--host'].includes(arg)) fail(`unknown option ${arg} (options: --port N, --host ADDRESS)`);
+  if (arg.startsWith('--') && !['--port', '--host'].includes(arg))
+    fail(`unknown option ${arg} (options: --port N, --host ADDRESS)`);
 }
 const portText = String(option('port', process.env.PORT ?? '8080'));
 const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
@@ -34,7 +35,8 @@ try {
   fail(`could not start: ${error.message}`, 1);
 }
 demo.server.on('error', (error) => {
-  if (error.code === 'EADDRINUSE') fail(`port ${port} on ${host} is already in use; pick another with --port N (0: any free port)`, 1);
+  if (error.code === 'EADDRINUSE')
+    fail(`port ${port} on ${host} is already in use; pick another with --port N (0: any free port)`, 1);
   if (error.code === 'EACCES') fail(`not allowed to listen on port ${port}; pick one above 1023 with --port N`, 1);
   if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') fail(`cannot listen on host ${host}`, 1);
   fail(error.message, 1);

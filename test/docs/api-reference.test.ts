@@ -10,7 +10,17 @@ import { root } from './snippets.js';
 
 /** package → exported types whose properties are options a user sets. */
 const OPTION_TYPES: Record<string, string[]> = {
-  core: ['ServerOptions', 'ClientOptions', 'ConnectionOptions', 'PerMessageDeflateOptions', 'HeartbeatOptions', 'SendOptions', 'BroadcastOptions', 'RouterOptions', 'CloseAllOptions'],
+  core: [
+    'ServerOptions',
+    'ClientOptions',
+    'ConnectionOptions',
+    'PerMessageDeflateOptions',
+    'HeartbeatOptions',
+    'SendOptions',
+    'BroadcastOptions',
+    'RouterOptions',
+    'CloseAllOptions',
+  ],
   express: ['WskitExpressSetup', 'SocketOptions'],
   fastify: ['WebSocketPluginOptions'],
   koa: ['KoaWebSocketOptions', 'RouteOptions', 'CloseOptions'],
@@ -22,7 +32,16 @@ const NODE_REQUEST_OPTION = (type: string, name: string, declaredIn: string): bo
 
 const program = ts.createProgram(
   Object.keys(OPTION_TYPES).map((name) => join(root, 'packages', name, 'src', 'index.ts')),
-  { strict: true, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, skipLibCheck: true, noEmit: true, baseUrl: root, paths: { '@wskit/core': ['packages/core/src/index.ts'] } },
+  {
+    strict: true,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    skipLibCheck: true,
+    noEmit: true,
+    baseUrl: root,
+    paths: { '@wskit/core': ['packages/core/src/index.ts'] },
+  },
 );
 const checker = program.getTypeChecker();
 
@@ -49,7 +68,8 @@ function optionNames(pkg: string, typeName: string): string[] {
 /** Every identifier inside the README's inline code spans and tables' code (`{ binary?, except? }` names both). */
 function namedInCode(markdown: string): Set<string> {
   const names = new Set<string>();
-  for (const [, span] of markdown.matchAll(/`([^`\n]+)`/g)) for (const [word] of span!.matchAll(/[A-Za-z_$][\w$]*/g)) names.add(word);
+  for (const [, span] of markdown.matchAll(/`([^`\n]+)`/g))
+    for (const [word] of span!.matchAll(/[A-Za-z_$][\w$]*/g)) names.add(word);
   return names;
 }
 

@@ -10,7 +10,11 @@ test('bench/render-chart.mjs draws an SVG with a bar per server and scenario of 
   try {
     const out = join(dir, 'chart.svg');
     const results = join(root, 'bench', 'results', 'latest.json');
-    const { code, stderr } = await run(process.execPath, [join(root, 'bench', 'render-chart.mjs'), results, out], 20_000);
+    const { code, stderr } = await run(
+      process.execPath,
+      [join(root, 'bench', 'render-chart.mjs'), results, out],
+      20_000,
+    );
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     const svg = readFileSync(out, 'utf8');
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);

@@ -42,7 +42,8 @@ beforeAll(async () => {
       include: ['src'],
     }),
   );
-  for (const snippet of snippets) writeFileSync(join(dir, 'src', `${snippet.name}.ts`), `${snippet.code}\nexport {};\n`);
+  for (const snippet of snippets)
+    writeFileSync(join(dir, 'src', `${snippet.name}.ts`), `${snippet.code}\nexport {};\n`);
 }, 120_000);
 
 afterAll(() => {
@@ -79,7 +80,11 @@ test('every ```ts snippet compiles with tsc --strict', async () => {
 }, 200_000);
 
 const runnable: Snippet[] = snippets.filter((s) => s.runnable);
-test.each(runnable.map((s) => [`${s.file}:${s.line}`, s] as const))('%s runs to completion', async (_where, snippet) => {
-  const result = await run(process.execPath, [join(dir, 'out', `${snippet.name}.js`)], 30_000);
-  expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
-}, 40_000);
+test.each(runnable.map((s) => [`${s.file}:${s.line}`, s] as const))(
+  '%s runs to completion',
+  async (_where, snippet) => {
+    const result = await run(process.execPath, [join(dir, 'out', `${snippet.name}.js`)], 30_000);
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+  },
+  40_000,
+);

@@ -25,7 +25,15 @@ beforeAll(async () => {
   [browser, demo] = await Promise.all([
     chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     }),
     startPeer(process.execPath, [script, '--port', '0'], 30_000),
   ]);
@@ -59,8 +67,12 @@ async function logIn(page: Page, name: string): Promise<void> {
     await page.waitForSelector('#status.online');
   } catch (error) {
     // Say what the page was doing: still connecting, backing off, or refused.
-    const state = await page.evaluate(`[document.getElementById('status').textContent, document.getElementById('refusal').textContent]`);
-    throw new Error(`${name} never came online (status, refusal: ${JSON.stringify(state)}): ${String(error)}`);
+    const state = await page.evaluate(
+      `[document.getElementById('status').textContent, document.getElementById('refusal').textContent]`,
+    );
+    throw new Error(`${name} never came online (status, refusal: ${JSON.stringify(state)}): ${String(error)}`, {
+      cause: error,
+    });
   }
 }
 
@@ -86,7 +98,9 @@ function until(page: Page, expression: string, timeout = UI_TIMEOUT): Promise<un
 
 test('the landing page links every integration by name, echoes, and logs no console errors', async () => {
   const { page, errors } = await openPage('/');
-  const links = await page.evaluate(`[...document.querySelectorAll('#demos a')].map((a) => [a.getAttribute('href'), a.querySelector('b')?.textContent])`);
+  const links = await page.evaluate(
+    `[...document.querySelectorAll('#demos a')].map((a) => [a.getAttribute('href'), a.querySelector('b')?.textContent])`,
+  );
   expect(links).toEqual(INTEGRATIONS.map((id) => [`/${id}/`, TITLES[id]]));
   expect(await page.getAttribute('meta[name="viewport"]', 'content')).toContain('width=device-width');
   const favicon = await fetch(`http://127.0.0.1:${demo.port}/favicon.ico`);
@@ -148,7 +162,12 @@ describe.each(INTEGRATIONS)('%s demo', (id) => {
 });
 
 test('on a phone-sized screen the chat fits the width', async () => {
-  const context = await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const context = await browser.newContext({
+    viewport: { width: 360, height: 740 },
+    isMobile: true,
+    hasTouch: true,
+    deviceScaleFactor: 2,
+  });
   contexts.push(context);
   const page = await context.newPage();
   page.setDefaultTimeout(UI_TIMEOUT);
@@ -179,9 +198,7 @@ test('after a server restart every demo reconnects and delivers what was typed w
     expect(await page.textContent('#pending')).toBe('1 message waiting to be sent');
   }
   demo = await startPeer(process.execPath, [script, '--port', String(port)], 30_000);
-  await Promise.all(
-    pages.map(({ page }) => page.waitForSelector('#status.online', { timeout: 30_000 })),
-  );
+  await Promise.all(pages.map(({ page }) => page.waitForSelector('#status.online', { timeout: 30_000 })));
   for (const [i, { page }] of pages.entries()) {
     await until(page, `document.querySelectorAll('#log li.pending').length === 0`);
     expect((await lines(page)).filter(([, text]) => text.startsWith('typed offline'))).toEqual([

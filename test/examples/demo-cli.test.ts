@@ -16,7 +16,9 @@ test.each([['abc'], ['-1'], ['65536'], ['80.5'], ['']])('--port %j: one line, ex
   const { code, stdout, stderr } = await run(process.execPath, [script, '--port', value], 30_000);
   expect(code).toBe(2);
   expect(stdout).toBe('');
-  expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(/^wskit demo: --port must be a whole number from 0 to 65535/)]);
+  expect(stderr.trim().split('\n')).toEqual([
+    expect.stringMatching(/^wskit demo: --port must be a whole number from 0 to 65535/),
+  ]);
 });
 
 test('an unknown option: one line, exit 2', async () => {

@@ -10,8 +10,15 @@ let app: Peer;
 beforeAll(async () => {
   ensureBuilt('fastify');
   [browser, app] = await Promise.all([
-    chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
-    startPeer(process.execPath, [join(__dirname, '..', '..', 'examples', 'fastify-chat', 'index.mjs'), '--port', '0'], 30_000),
+    chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    }),
+    startPeer(
+      process.execPath,
+      [join(__dirname, '..', '..', 'examples', 'fastify-chat', 'index.mjs'), '--port', '0'],
+      30_000,
+    ),
   ]);
 }, 60_000);
 
@@ -28,7 +35,9 @@ test('a second click on "join" does not double every message', async () => {
   await page.click('#login button');
   await page.waitForFunction(`document.getElementById('log').textContent.includes('* ann joins lobby')`);
   await page.click('#login button');
-  await page.waitForFunction(`(document.getElementById('log').textContent.match(/ann joins lobby/g) ?? []).length >= 2`);
+  await page.waitForFunction(
+    `(document.getElementById('log').textContent.match(/ann joins lobby/g) ?? []).length >= 2`,
+  );
   await page.fill('#say [name=text]', 'once');
   await page.click('#say button');
   await page.waitForFunction(`document.getElementById('log').textContent.includes('ann: once')`);

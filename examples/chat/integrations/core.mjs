@@ -28,7 +28,11 @@ export async function create({ prefix, hub }) {
 
   const send = (res, status, body, headers = {}) => {
     const text = body === undefined ? '' : JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      ...headers,
+    });
     res.end(text);
   };
 
@@ -60,4 +64,3 @@ export async function create({ prefix, hub }) {
     close: () => router.close({ code: 1001, reason: 'Server shutting down', timeout: 2000 }),
   };
 }
-

@@ -26,11 +26,15 @@ export async function create({ prefix, hub, secret }) {
     req.session.name = name;
     res.json({ name });
   });
-  router.post('/logout', (req, res) => req.session.destroy(() => res.clearCookie('wskit.express', { path: prefix }).json({ name: null })));
+  router.post('/logout', (req, res) =>
+    req.session.destroy(() => res.clearCookie('wskit.express', { path: prefix }).json({ name: null })),
+  );
   router.get('/me', (req, res) => void res.json({ name: req.session.name ?? null }));
 
   const requireLogin = (req, res, next) => (req.session.name ? next() : res.status(401).json({ error: LOG_IN_FIRST }));
-  router.param('room', (req, res, next, room) => (ROOM.test(room) ? next() : res.status(400).json({ error: 'bad room name' })));
+  router.param('room', (req, res, next, room) =>
+    ROOM.test(room) ? next() : res.status(400).json({ error: 'bad room name' }),
+  );
   // A plain GET reaches the same middleware (so a logged-out probe gets the same 401) and then 426.
   router.ws('/rooms/:room', requireLogin, (ws, req) => hub.join(ws, { name: req.session.name, room: req.params.room }));
   router.use((_req, res) => void res.status(404).json({ error: 'not found' }));

@@ -46,7 +46,8 @@ export async function create({ prefix, hub, secret }) {
       if (context.getType() !== 'http') return true;
       const http = context.switchToHttp();
       const req = http.getRequest();
-      if (!req.session) await new Promise((resolve, reject) => sessions(req, http.getResponse(), (e) => (e ? reject(e) : resolve())));
+      if (!req.session)
+        await new Promise((resolve, reject) => sessions(req, http.getResponse(), (e) => (e ? reject(e) : resolve())));
       if (!req.session.name) throw new UnauthorizedException(LOG_IN_FIRST);
       const room = decodeURIComponent(new URL(req.url, 'http://demo').pathname.split('/').pop() ?? '');
       if (!ROOM.test(room)) throw new BadRequestException('bad room name');

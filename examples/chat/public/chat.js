@@ -1,5 +1,6 @@
 // The one browser client of all five demos. It reads which integration it talks to from its own URL
 // (/express/ → /express/login, /express/rooms/:room), so every demo runs the same page.
+/* global CSS, document, getComputedStyle, location, window -- this file runs in the browser */
 'use strict';
 
 const TITLES = { core: 'Core (no framework)', express: 'Express', fastify: 'Fastify', koa: 'Koa', nest: 'Nest' };
@@ -264,7 +265,9 @@ $('anonymous').addEventListener('click', () => {
     try {
       const body = JSON.parse(text);
       detail = typeof body.message === 'string' ? body.message : (body.error ?? text);
-    } catch {}
+    } catch {
+      // not JSON: show the text as it came
+    }
     $('refusal').textContent = `Upgrade refused: HTTP ${res.status} — ${detail}`;
     $('refusal').dataset.status = String(res.status);
   };
