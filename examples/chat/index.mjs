@@ -1,72 +1,55 @@
 #!/usr/bin/env node
-// The demo: an echo + broadcast chat server on 127.0.0.1 with a small browser page.
-// Usage (after `npm run build`): node examples/chat/index.mjs [--port 8080]
-//   /        the chat page
-//   /chat    WebSocket: every message is broadcast to everyone connected
-//   /echo    WebSocket: every message comes back to its sender, with its type
-import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import { WebSocketServer } from '@wskit/core';
+// The demo started by `npm start`: a landing page and one live chat per integration (core, Express,
+// Fastify, Koa, Nest), all on one port. Prints `READY <port>` once everything listens.
+// Usage (after `npm run build`): node examples/chat/index.mjs [--port 8080] [--host 127.0.0.1]
+const fail = (message, code = 2) => {
+  console.error(`wskit demo: ${message}`);
+  process.exit(code);
+};
 
 const args = process.argv.slice(2);
-const i = args.indexOf('--port');
-const port = Number(i >= 0 ? args[i + 1] : (process.env.PORT ?? 8080));
-const page = readFileSync(new URL('./index.html', import.meta.url));
+const option = (name, fallback) => {
+  const at = args.indexOf(`--${name}`);
+  if (at < 0) return fallback;
+  if (at + 1 >= args.length) fail(`--${name} needs a value`);
+  return args[at + 1];
+};
+for (const arg of args) {
+  if (arg.startsWith('--') && !['--port', '--host'].includes(arg))
+    fail(`unknown option ${arg} (options: --port N, --host ADDRESS)`);
+}
+const portText = String(option('port', process.env.PORT ?? '8080'));
+const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+if (!(port >= 0 && port <= 65535)) fail(`--port must be a whole number from 0 to 65535, not "${portText}"`);
+const host = option('host', '127.0.0.1');
 
-const server = http.createServer((req, res) => {
-  if (req.method === 'GET' && (req.url === '/' || req.url === '/index.html')) {
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': page.length });
-    res.end(page);
-    return;
+// Loaded after the options are checked, so a usage error never waits for five frameworks to load.
+let demo;
+try {
+  const { createDemo } = await import('./server.mjs');
+  demo = await createDemo();
+} catch (error) {
+  if (error.code === 'ERR_MODULE_NOT_FOUND' && /@wskit|packages/.test(error.message)) {
+    fail('the packages are not built: run `npm run build` first (`npm start` does)', 1);
   }
-  res.writeHead(404, { 'Content-Type': 'text/plain' });
-  res.end('Not found');
+  fail(`could not start: ${error.message}`, 1);
+}
+demo.server.on('error', (error) => {
+  if (error.code === 'EADDRINUSE')
+    fail(`port ${port} on ${host} is already in use; pick another with --port N (0: any free port)`, 1);
+  if (error.code === 'EACCES') fail(`not allowed to listen on port ${port}; pick one above 1023 with --port N`, 1);
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') fail(`cannot listen on host ${host}`, 1);
+  fail(error.message, 1);
 });
-
-const chat = new WebSocketServer({ noServer: true, perMessageDeflate: true, maxPayload: 64 * 1024 });
-const echo = new WebSocketServer({ noServer: true, perMessageDeflate: true });
-let nextId = 1;
-
-chat.on('connection', (ws) => {
-  const name = `guest-${nextId++}`;
-  ws.on('error', () => {});
-  ws.send(JSON.stringify({ type: 'welcome', name, online: chat.clients.size }));
-  chat.broadcast(JSON.stringify({ type: 'joined', name, online: chat.clients.size }), { except: ws });
-  ws.on('message', (data, isBinary) => {
-    if (isBinary) return;
-    const text = String(data).slice(0, 2000);
-    chat.broadcast(JSON.stringify({ type: 'message', name, text, at: Date.now() }));
-  });
-  ws.on('close', () => {
-    chat.broadcast(JSON.stringify({ type: 'left', name, online: chat.clients.size }));
-  });
-});
-
-echo.on('connection', (ws) => {
-  ws.on('error', () => {});
-  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
-});
-
-server.on('upgrade', (req, socket, head) => {
-  const path = (req.url ?? '').split('?')[0];
-  const target = path === '/chat' ? chat : path === '/echo' ? echo : null;
-  if (!target) {
-    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    return;
-  }
-  target.handleUpgrade(req, socket, head, (ws) => target.emit('connection', ws, req));
-});
-
-server.listen(port, '127.0.0.1', () => {
-  const actual = server.address().port;
+demo.server.listen(port, host, () => {
+  const actual = demo.server.address().port;
   console.log(`READY ${actual}`);
-  console.log(`wskit chat demo: open http://127.0.0.1:${actual}/ in a browser (Ctrl+C to stop)`);
+  console.log(`wskit demo: open http://${host.includes(':') ? `[${host}]` : host}:${actual}/ (Ctrl+C to stop)`);
 });
 
 const stop = () => {
-  for (const ws of [...chat.clients, ...echo.clients]) ws.close(1001, 'Server shutting down');
-  server.close(() => process.exit(0));
-  setTimeout(() => process.exit(0), 2000).unref();
+  setTimeout(() => process.exit(0), 3000).unref();
+  void demo.close().then(() => process.exit(0));
 };
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);

@@ -25,7 +25,7 @@ await app.register(fastifySession, {
 });
 await app.register(websocket, {
   options: { maxPayload: 16 * 1024, heartbeat: { interval: 30_000, timeout: 10_000 } },
-  closeTimeout: 2000,
+  shutdownTimeout: 2000,
 });
 
 const NICK = '^[A-Za-z0-9_]{1,20}$';
@@ -72,17 +72,29 @@ app.get('/', (_request, reply) => {
 <pre id="log"></pre><form id="say" hidden><input name="text" autocomplete="off"> <button>send</button></form>
 <script>
 const log = (line) => (document.getElementById('log').textContent += line + '\\n');
+let ws = null; // one socket at a time: joining again (another room, a second click) replaces it
 document.getElementById('login').onsubmit = async (event) => {
   event.preventDefault();
-  const form = new FormData(event.target);
-  const res = await fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nick: form.get('nick') }) });
-  if (!res.ok) return log('login failed: ' + res.status);
-  const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/chat/' + encodeURIComponent(form.get('room')));
-  ws.onmessage = (e) => { const m = JSON.parse(e.data); log(m.type === 'say' ? m.nick + ': ' + m.text : '* ' + m.nick + ' ' + m.type + 's ' + m.room); };
-  ws.onclose = (e) => log('closed ' + e.code);
-  const say = document.getElementById('say');
-  say.hidden = false;
-  say.onsubmit = (e) => { e.preventDefault(); ws.send(say.text.value); say.text.value = ''; };
+  const button = event.target.querySelector('button');
+  button.disabled = true;
+  try {
+    const form = new FormData(event.target);
+    const res = await fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nick: form.get('nick') }) });
+    if (!res.ok) return log('login failed: ' + res.status);
+    if (ws) {
+      ws.onmessage = ws.onclose = null;
+      ws.close(1000, 'joining again');
+    }
+    const socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/chat/' + encodeURIComponent(form.get('room')));
+    ws = socket;
+    socket.onmessage = (e) => { const m = JSON.parse(e.data); log(m.type === 'say' ? m.nick + ': ' + m.text : '* ' + m.nick + ' ' + m.type + 's ' + m.room); };
+    socket.onclose = (e) => log('closed ' + e.code);
+    const say = document.getElementById('say');
+    say.hidden = false;
+    say.onsubmit = (e) => { e.preventDefault(); if (ws && ws.readyState === WebSocket.OPEN) ws.send(say.text.value); say.text.value = ''; };
+  } finally {
+    button.disabled = false;
+  }
 };
 </script>`);
 });
