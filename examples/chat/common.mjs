@@ -9,7 +9,7 @@ export const ROOM = /^[a-z0-9-]{1,30}$/;
 export const SOCKET_OPTIONS = {
   maxPayload: 16 * 1024,
   perMessageDeflate: true,
-  // Pings idle sockets every 5 s; ws.rtt then feeds the panel's heartbeat figure.
+  // Pings idle sockets every 5 s; ws.heartbeatRtt then feeds the panel's heartbeat figure.
   heartbeat: { interval: 5000, timeout: 5000 },
 };
 

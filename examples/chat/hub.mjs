@@ -95,7 +95,7 @@ export class ChatHub {
   }
 
   #sample(interval) {
-    const rtts = [...this.#all].map((ws) => ws.rtt).filter((rtt) => typeof rtt === 'number');
+    const rtts = [...this.#all].map((ws) => ws.heartbeatRtt).filter((rtt) => typeof rtt === 'number');
     const rttMs = rtts.length ? Math.round((rtts.reduce((a, b) => a + b, 0) / rtts.length) * 10) / 10 : null;
     const stats = {
       type: 'stats',
