@@ -5,9 +5,7 @@
  * two ports are two hosts (host:port is what ws 8.23 compares, against the first request's). ws runs the same
  * cases as the control.
  */
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import {
@@ -17,11 +15,10 @@ import {
   type Server as NetServer,
   type Socket,
 } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer as WsServer, type WebSocket as WsSocket } from 'ws';
 import { implementations } from '../../../test/helpers/implementations.js';
+import { selfSignedCertificate } from '../../../test/helpers/tls.js';
 import { within } from './helpers.js';
 
 interface Seen {
@@ -47,36 +44,7 @@ let key: Buffer;
 const hops: Hop[] = [];
 
 beforeAll(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'wskit-redirect-tls-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore', timeout: 20_000 },
-    );
-    cert = readFileSync(join(dir, 'cert.pem'));
-    key = readFileSync(join(dir, 'key.pem'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  ({ cert, key } = selfSignedCertificate());
 });
 
 afterEach(async () => {
