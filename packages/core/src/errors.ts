@@ -21,7 +21,9 @@ export type WebSocketErrorCode =
   /** Too many fragments in one message (maxFragments) or chunks held for one frame (maxBufferedChunks), as ws. */
   | 'WS_ERR_TOO_MANY_BUFFERED_PARTS'
   | 'WS_ERR_HANDSHAKE'
-  | 'WS_ERR_SOCKET_CLOSED';
+  | 'WS_ERR_SOCKET_CLOSED'
+  /** wskit only: subscribe() on a socket no server accepted (a client socket has no topic hub). */
+  | 'WS_ERR_NO_TOPIC_HUB';
 
 /**
  * ws reports protocol violations as RangeErrors (invalid UTF-8 as a plain Error), so `instanceof RangeError`

@@ -40,6 +40,17 @@ export {
 } from './http2.js';
 export { createUpgradeResponse, type UpgradeResponse } from './upgrade-response.js';
 export { ClientSet, broadcast, type BroadcastOptions } from './client-set.js';
+export {
+  TopicHub,
+  setCanSubscribe,
+  type TopicHubOptions,
+  type PublishOptions,
+  type SlowConsumerPolicy,
+  type SlowConsumerAction,
+  type CanSubscribe,
+  type TopicCompression,
+  type TopicStats,
+} from './topics.js';
 export { closeAll, type CloseAllOptions } from './shutdown.js';
 export { runHandler } from './handler-gate.js';
 export {

@@ -335,6 +335,22 @@ export class PerMessageDeflate {
     this.#enqueue(this.#deflateLane, { data, fin, cb }, (task) => this.#startDeflate(task));
   }
 
+  /**
+   * The window bits of this side's compressor when it compresses every message without context takeover,
+   * else 0. Sockets with the same nonzero value can take one message deflated on its own (topics.ts): it
+   * refers to nothing before it, and this side's own stream refers to nothing before its next message.
+   */
+  get independentWindowBits(): number {
+    const n = this.#negotiated;
+    if (n === null || this.#closed) return 0;
+    if (!(this.#isServer ? n.serverNoContextTakeover : n.clientNoContextTakeover)) return 0;
+    return this.#ownWindowBits();
+  }
+
+  get zlibDeflateOptions(): zlib.ZlibOptions | undefined {
+    return this.#options.zlibDeflateOptions;
+  }
+
   /** Releases the zlib streams at once. Queued and running operations are dropped without callbacks. */
   cleanup(): void {
     if (this.#closed) return;
@@ -520,15 +536,7 @@ export class PerMessageDeflate {
   }
 
   #createDeflate(): zlib.DeflateRaw {
-    const n = this.#negotiated as Negotiated;
-    const ownBits = this.#isServer ? n.serverMaxWindowBits : n.clientMaxWindowBits;
-    let windowBits = typeof ownBits === 'number' ? ownBits : DEFAULT_WINDOW_BITS;
-    // A smaller window than negotiated is always allowed to the compressor.
-    const configured = this.#options.zlibDeflateOptions?.windowBits;
-    if (typeof configured === 'number' && configured >= 9 && configured < windowBits) windowBits = configured;
-    // zlib cannot deflate raw with a 256-byte window and silently uses 512; that output still never
-    // refers further back than 250 bytes (window minus lookahead), so it is valid for an 8-bit peer.
-    if (windowBits === 8) windowBits = 9;
+    const windowBits = this.#ownWindowBits();
     // Z_SYNC_FLUSH on every write: the output of a message is complete (ending in 00 00 ff ff) when the
     // write's callback runs, without a separate flush call.
     const stream = zlib.createDeflateRaw({
@@ -553,6 +561,20 @@ export class PerMessageDeflate {
     });
     this.#deflate = stream;
     return stream;
+  }
+
+  /** The window of this side's compressor. */
+  #ownWindowBits(): number {
+    const n = this.#negotiated as Negotiated;
+    const ownBits = this.#isServer ? n.serverMaxWindowBits : n.clientMaxWindowBits;
+    let windowBits = typeof ownBits === 'number' ? ownBits : DEFAULT_WINDOW_BITS;
+    // A smaller window than negotiated is always allowed to the compressor.
+    const configured = this.#options.zlibDeflateOptions?.windowBits;
+    if (typeof configured === 'number' && configured >= 9 && configured < windowBits) windowBits = configured;
+    // zlib cannot deflate raw with a 256-byte window and silently uses 512; that output still never
+    // refers further back than 250 bytes (window minus lookahead), so it is valid for an 8-bit peer.
+    if (windowBits === 8) windowBits = 9;
+    return windowBits;
   }
 
   #onDeflateFlushed(stream: zlib.DeflateRaw, task: Task): void {

@@ -23,9 +23,10 @@ import { acceptKey, acceptStream, isHttp2Stream, validateUpgradeRequest, writeHt
 import { listenForWebSocketStreams, http2Request, isHttp2Server, type Http2ServerLike } from './http2.js';
 import { PerMessageDeflate } from './permessage-deflate.js';
 import { broadcast, type BroadcastOptions } from './client-set.js';
+import { TopicHub, type CanSubscribe, type PublishOptions, type TopicHubOptions } from './topics.js';
 import { WebSocket, socketOwner, type Data, type SocketSettings } from './websocket.js';
 import type { ClientOptions } from './client-handshake.js';
-import type { VerifyClientCallbackAsync, VerifyClientCallbackSync } from './ws-types.js';
+import type { BufferLike, VerifyClientCallbackAsync, VerifyClientCallbackSync } from './ws-types.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -56,6 +57,10 @@ export interface ServerOptions<T extends typeof WebSocket = typeof WebSocket> ex
   /** How long an upgrade request may take to be verified and answered before it is refused (ms). */
   handshakeTimeout?: number;
   WebSocket?: T;
+  /** Topic pub/sub settings, or a TopicHub to share with other servers (one hub per app). */
+  topics?: TopicHub | TopicHubOptions;
+  /** Authorizes subscriptions of this server's sockets (sync or async); replaces the hub's canSubscribe. */
+  canSubscribe?: CanSubscribe;
 }
 
 const enum ServerState {
@@ -86,6 +91,8 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
   private readonly onClientClose: (this: WebSocket) => void;
   /** Settings shared by every connection without permessage-deflate (a socket keeps a reference). */
   private sharedSettings: SocketSettings | null = null;
+  /** Subscriptions of this server's sockets (topics.ts); possibly shared with other servers. */
+  readonly topicHub: TopicHub;
 
   constructor(options?: ServerOptions<T>, callback?: () => void) {
     super();
@@ -112,6 +119,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
     }
     this.clients = (o.clientTracking ? new Set() : undefined) as Set<InstanceType<T>>;
+    this.topicHub = o.topics instanceof TopicHub ? o.topics : new TopicHub(o.topics);
     const server = this as WebSocketServer<typeof WebSocket>;
     this.onClientClose = function (this: WebSocket): void {
       server.clients.delete(this);
@@ -187,6 +195,23 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
    */
   broadcast(data: Exclude<Data, Blob>, options?: BroadcastOptions<InstanceType<T>>): number {
     return broadcast(this.clients ?? [], data, options);
+  }
+
+  /**
+   * Sends one message to every subscriber of `topic` (framed once; see topics.ts) and returns how many
+   * sockets it was queued for. A subscribed sender gets its own message unless it is in `except`.
+   */
+  publish(topic: string, data: Exclude<BufferLike, Blob>, options?: PublishOptions): number {
+    return this.topicHub.publish(topic, data, options);
+  }
+
+  subscriberCount(topic: string): number {
+    return this.topicHub.subscriberCount(topic);
+  }
+
+  /** Topics with at least one subscriber. */
+  get topics(): string[] {
+    return this.topicHub.topics;
   }
 
   address(): AddressInfo | string | null {
@@ -430,6 +455,8 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket> exte
       maxFragments: o.maxFragments,
       maxBufferedChunks: o.maxBufferedChunks,
       maxPendingAutoPongs: o.maxPendingAutoPongs,
+      topics: this.topicHub,
+      canSubscribe: o.canSubscribe ?? null,
     });
   }
 

@@ -32,6 +32,15 @@ import { Receiver, type MessageData, type ReceiverTarget } from './receiver.js';
 import { connectClient, type ClientOptions } from './client-handshake.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
 import { abortTransport } from './http2.js';
+import {
+  isSocketSubscribed,
+  socketTopicList,
+  subscribeSocket,
+  unsubscribeSocket,
+  type CanSubscribe,
+  type SocketTopics,
+  type TopicHub,
+} from './topics.js';
 
 import type { WebSocketServer, ServerOptions as ServerOptionsOf } from './websocket-server.js';
 import type { createWebSocketStream } from './stream.js';
@@ -75,6 +84,10 @@ export interface SocketSettings {
   maxBufferedChunks?: number;
   /** Automatic pongs not yet written out before the socket is terminated; 0: no limit. Default 60 (as ws). */
   maxPendingAutoPongs?: number;
+  /** The accepting server's topic hub (server sockets only). */
+  topics?: TopicHub | null;
+  /** The accepting server's subscription check (a route's), used instead of the hub's. */
+  canSubscribe?: CanSubscribe | null;
 }
 
 /** Second argument of the 'fragment' event (streaming reception, assembleFragments: false). */
@@ -187,6 +200,8 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
   /** @internal */ _url: string | undefined;
   /** @internal */ _closeTimeout = DEFAULT_CLOSE_TIMEOUT;
   /** @internal */ _perMessageDeflate: PerMessageDeflate | null = null;
+  /** @internal Subscriptions (topics.ts); null until the first subscribe. */
+  _topicState: SocketTopics | null = null;
 
   private _binaryType: BinaryType = 'nodebuffer';
   // Framer and receiver are made on first use (see setSocket): an idle connection holds neither.
@@ -296,6 +311,31 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
   /** Round-trip time of the last answered heartbeat ping, in ms. */
   get heartbeatRtt(): number | undefined {
     return this.heartbeatEntry?.rtt;
+  }
+
+  // ─── Topics (see topics.ts) ───────────────────────────────────────────────
+
+  /**
+   * Subscribes to `topic` of the accepting server's hub. True when subscribed, false when refused (or not
+   * OPEN); a promise of that when the server's canSubscribe hook is asynchronous.
+   */
+  subscribe(topic: string): boolean | Promise<boolean> {
+    const settings = this.settings;
+    return subscribeSocket(this, settings?.topics, topic, settings?.canSubscribe);
+  }
+
+  /** Returns whether the socket was subscribed. */
+  unsubscribe(topic: string): boolean {
+    return unsubscribeSocket(this, topic);
+  }
+
+  isSubscribed(topic: string): boolean {
+    return isSocketSubscribed(this, topic);
+  }
+
+  /** The topics this socket is subscribed to (a copy). A closed socket has none. */
+  get topics(): string[] {
+    return socketTopicList(this);
   }
 
   addEventListener(type: string, listener: EventListenerLike, options?: { once?: boolean }): void {
@@ -674,6 +714,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       this.closeTimer = null;
     }
     this._perMessageDeflate?.cleanup();
+    this._topicState?.hub?.leaveAll(this);
     if (this.heartbeatEntry) {
       this.heartbeat!.remove(this.heartbeatEntry);
       this.heartbeatEntry = null;

@@ -8,10 +8,13 @@ import type { Server as HttpsServer } from 'node:https';
 import type { Router, RouterOptions } from 'express';
 import {
   ClientSet,
+  TopicHub,
   UpgradePipeline,
   WebSocketServer,
   closeAll,
   pendingUpgradeOf,
+  type BufferLike,
+  type PublishOptions,
   type ServerOptions,
   type WebSocket,
 } from '@wskit/core';
@@ -45,6 +48,10 @@ export interface WskitExpress<A> {
   attach<S extends AnyServer>(server: S): S;
   /** Stops accepting, closes every socket with 1001, waits up to `shutdownTimeout`, then terminates. */
   close(): Promise<void>;
+  /** The app's one topic hub: sockets of every route subscribe here (`ws.subscribe(topic)`). */
+  topics: TopicHub;
+  /** Sends to every subscriber of `topic` on any route of the app; returns how many sockets it was queued for. */
+  publish(topic: string, data: Exclude<BufferLike, Blob>, options?: PublishOptions): number;
 }
 
 export function wskitExpress<A extends Routable>(app: A, options: WskitExpressSetup = {}): WskitExpress<A> {
@@ -61,7 +68,11 @@ export function wskitExpress<A extends Routable>(app: A, options: WskitExpressSe
     ...socketDefaults
   } = options;
   const reportError: ErrorHook = onError ?? ((error) => console.error('[@wskit/express] websocket error:', error));
-  const wss = new WebSocketServer(toServerOptions(socketDefaults));
+  // One hub for the app: a publish reaches the topic's subscribers on every route (each route may have its
+  // own server); a route's `topics` option is ignored, its `canSubscribe` applies to its sockets.
+  const topics =
+    socketDefaults.topics instanceof TopicHub ? socketDefaults.topics : new TopicHub(socketDefaults.topics);
+  const wss = new WebSocketServer({ ...toServerOptions(socketDefaults), topics });
   const servers = new Set<WebSocketServer>([wss]);
   const pipeline = new UpgradePipeline(
     {
@@ -88,7 +99,7 @@ export function wskitExpress<A extends Routable>(app: A, options: WskitExpressSe
       const merged: SocketOptions = { ...socketDefaults, ...routeOptions };
       // A route naming its protocols replaces an inherited selection function.
       if (routeOptions.protocols && !routeOptions.handleProtocols) delete merged.handleProtocols;
-      const own = new WebSocketServer(toServerOptions(merged));
+      const own = new WebSocketServer({ ...toServerOptions(merged), topics });
       servers.add(own);
       return own;
     },
@@ -183,6 +194,8 @@ export function wskitExpress<A extends Routable>(app: A, options: WskitExpressSe
     },
     attach,
     close: shutdown,
+    topics,
+    publish: (topic, data, publishOptions) => topics.publish(topic, data, publishOptions),
   };
 }
 

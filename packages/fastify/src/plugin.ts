@@ -4,7 +4,7 @@
  * handlers into "upgrade here" handlers. Whatever the hooks answer (401, 400 from schema validation, the
  * error handler's reply, the 404 handler) is a genuine HTTP response on the upgrade socket.
  */
-import { ClientSet, UpgradePipeline, WebSocketServer, pendingUpgradeOf } from '@wskit/core';
+import { ClientSet, TopicHub, UpgradePipeline, WebSocketServer, pendingUpgradeOf } from '@wskit/core';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import './fastify-types.js';
@@ -70,11 +70,14 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
   }
   const errorHandler = opts.errorHandler ?? defaultErrorHandler;
 
+  // One topic hub for the app: `fastify.websocketServer.publish()` (or any route server's) reaches the
+  // topic's subscribers on every route; a route's wsOptions.canSubscribe applies to its sockets.
+  const topics = defaults.topics instanceof TopicHub ? defaults.topics : new TopicHub(defaults.topics);
   let defaultServer: WebSocketServer;
   let pipeline: UpgradePipeline;
   try {
     // Bad options reject register() (and so ready()/listen()) instead of throwing out of the plugin.
-    defaultServer = new WebSocketServer({ ...defaults, noServer: true });
+    defaultServer = new WebSocketServer({ ...defaults, topics, noServer: true });
     pipeline = new UpgradePipeline(
       {
         dispatch: (upgrade) => fastify.routing(upgrade.req, upgrade.res),
@@ -140,7 +143,7 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
 
   function serverFor(wsOptions: WebSocketOptions | undefined): WebSocketServer {
     if (!wsOptions) return defaultServer;
-    const server = new WebSocketServer({ ...defaults, ...wsOptions, noServer: true });
+    const server = new WebSocketServer({ ...defaults, ...wsOptions, topics, noServer: true });
     servers.add(server);
     return server;
   }

@@ -3,7 +3,7 @@
  * into the core's WebSocketServer options.
  */
 import type { IncomingMessage } from 'node:http';
-import type { ClientSet, PerMessageDeflateOptions, ServerOptions, WebSocket } from '@wskit/core';
+import type { CanSubscribe, ClientSet, PerMessageDeflateOptions, ServerOptions, WebSocket } from '@wskit/core';
 
 export interface HeartbeatOptions {
   /** Ping every `interval` ms. */
@@ -30,6 +30,8 @@ export interface RouteOptions {
   heartbeat?: HeartbeatOptions | false;
   /** Also track the socket in this set (removed again on close), e.g. one set per chat room. */
   clients?: ClientSet<WebSocket>;
+  /** Authorizes `ws.subscribe(topic)` for this route's sockets (sync or async); replaces the plugin-wide one. */
+  canSubscribe?: CanSubscribe;
 }
 
 /** The fields that select a distinct WebSocketServer (everything except `clients`). */
@@ -51,6 +53,7 @@ export function toServerOptions(shape: ServerShape): ServerOptions & { heartbeat
   };
   if (shape.maxPayload !== undefined) options.maxPayload = shape.maxPayload;
   if (shape.heartbeat) options.heartbeat = shape.heartbeat;
+  if (shape.canSubscribe) options.canSubscribe = shape.canSubscribe;
   const protocols = shape.protocols;
   if (typeof protocols === 'function') {
     options.handleProtocols = protocols;
@@ -64,24 +67,30 @@ export function toServerOptions(shape: ServerShape): ServerOptions & { heartbeat
 const functionIds = new WeakMap<object, number>();
 let nextFunctionId = 1;
 
+function functionId(fn: object): number {
+  let id = functionIds.get(fn);
+  if (id === undefined) {
+    id = nextFunctionId++;
+    functionIds.set(fn, id);
+  }
+  return id;
+}
+
 /** A stable key for an option set, so equal options given as fresh objects share one server. */
 export function shapeKey(shape: ServerShape): string {
   const protocols = shape.protocols;
   let protocolKey: string | number | undefined;
   if (typeof protocols === 'function') {
-    let id = functionIds.get(protocols);
-    if (id === undefined) {
-      id = nextFunctionId++;
-      functionIds.set(protocols, id);
-    }
-    protocolKey = id;
+    protocolKey = functionId(protocols);
   } else if (protocols) {
     protocolKey = protocols.join(',');
   }
+  const canSubscribe = shape.canSubscribe ? functionId(shape.canSubscribe) : null;
   return JSON.stringify([
     shape.maxPayload ?? null,
     shape.perMessageDeflate ?? false,
     shape.heartbeat ?? false,
     protocolKey ?? null,
+    canSubscribe,
   ]);
 }

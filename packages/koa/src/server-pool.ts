@@ -10,6 +10,7 @@ import {
   runHandler,
   writeHttpError,
   type HandshakeError,
+  type TopicHub,
   type WebSocket,
 } from '@wskit/core';
 import { shapeKey, toServerOptions, type ServerShape } from './route-options.js';
@@ -17,6 +18,9 @@ import { shapeKey, toServerOptions, type ServerShape } from './route-options.js'
 export class ServerPool {
   private readonly servers = new Map<string, WebSocketServer>();
   private readonly waiting = new WeakMap<IncomingMessage, (error: Error) => void>();
+
+  /** @param topics the plugin's one topic hub, shared by every server of the pool */
+  constructor(private readonly topics: TopicHub) {}
 
   /** Performs the handshake; resolves with the socket (paused before anything can be read from it). */
   handshake(shape: ServerShape, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<WebSocket> {
@@ -68,7 +72,7 @@ export class ServerPool {
     const key = shapeKey(shape);
     let wss = this.servers.get(key);
     if (!wss) {
-      wss = new WebSocketServer(toServerOptions(shape));
+      wss = new WebSocketServer({ ...toServerOptions(shape), topics: this.topics });
       wss.on('wsClientError', (error: HandshakeError, socket: Duplex, req: IncomingMessage) => {
         writeHttpError(socket, error.status, error.message, error.headers);
         this.waiting.get(req)?.(error);

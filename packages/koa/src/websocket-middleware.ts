@@ -9,11 +9,15 @@ import type Koa from 'koa';
 import {
   ClientSet,
   OPEN,
+  TopicHub,
   closeAll,
   isPeerError,
   pendingUpgradeOf,
   type BroadcastOptions,
+  type BufferLike,
   type Data,
+  type PublishOptions,
+  type TopicHubOptions,
   type UpgradeServer,
   type WebSocket,
   type Http2ServerLike,
@@ -60,6 +64,8 @@ export interface KoaWebSocketOptions extends ServerShape {
   shutdownTimeout?: number;
   /** Close reason sent with 1001 by `close()`. Default 'Server shutting down'. */
   closeReason?: string;
+  /** Topic pub/sub settings (compression policy, slow consumers, canSubscribe), or a TopicHub to share. */
+  topics?: TopicHub | TopicHubOptions;
 }
 
 export interface CloseOptions {
@@ -74,6 +80,10 @@ export interface KoaWebSocketMiddleware {
   readonly clients: ClientSet<WebSocket>;
   /** Sends to every open socket of this plugin (framed once); returns how many it reached. */
   broadcast(data: Exclude<Data, Blob>, options?: BroadcastOptions<WebSocket>): number;
+  /** The plugin's topic hub: sockets of every route subscribe here with `ws.subscribe(topic)`. */
+  readonly topics: TopicHub;
+  /** Sends to every subscriber of `topic`, whatever route it came through; returns how many it was queued for. */
+  publish(topic: string, data: Exclude<BufferLike, Blob>, options?: PublishOptions): number;
   /** Listens for upgrades on this server, or on every server this app's `listen()` creates. */
   /** An HTTP/2 server (http2.createSecureServer(app.callback())) also takes RFC 8441 WebSocket streams. */
   attach(target: UpgradeServer | Http2ServerLike | Koa): this;
@@ -92,11 +102,13 @@ export function websocket(options: KoaWebSocketOptions = {}): KoaWebSocketMiddle
     upgradeTimeout = 10_000,
     shutdownTimeout = 5000,
     closeReason = 'Server shutting down',
+    topics: topicOptions,
     ...routeDefaults
   } = options;
   const defaults = normalizeRoute(routeDefaults);
   const clients = new ClientSet<WebSocket>();
-  const pool = new ServerPool();
+  const topics = topicOptions instanceof TopicHub ? topicOptions : new TopicHub(topicOptions);
+  const pool = new ServerPool(topics);
   const attached = new Map<UpgradeServer, () => void>();
   const hookedApps = new Map<Koa, () => void>();
   let closing = false;
@@ -183,6 +195,10 @@ export function websocket(options: KoaWebSocketOptions = {}): KoaWebSocketMiddle
     clients,
     broadcast(data: Exclude<Data, Blob>, broadcastOptions?: BroadcastOptions<WebSocket>): number {
       return clients.broadcast(data, broadcastOptions);
+    },
+    topics,
+    publish(topic: string, data: Exclude<BufferLike, Blob>, publishOptions?: PublishOptions): number {
+      return topics.publish(topic, data, publishOptions);
     },
     attach(this: KoaWebSocketMiddleware, target: UpgradeServer | Http2ServerLike | Koa) {
       if (typeof (target as Koa).callback === 'function') hookApp(target as Koa);

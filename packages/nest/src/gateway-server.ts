@@ -9,10 +9,13 @@ import type { Type } from '@nestjs/common';
 import {
   ClientSet,
   PathPattern,
+  TopicHub,
   WebSocketServer,
   closeAll,
   type BroadcastOptions,
+  type BufferLike,
   type Data,
+  type PublishOptions,
   type ServerOptions,
   type WebSocket,
 } from '@wskit/core';
@@ -58,11 +61,13 @@ export class GatewayServer extends EventEmitter<GatewayServerEvents> {
   readonly #wss: WebSocketServer;
   readonly #closeReason: string;
 
+  /** `topicHub` is the adapter's (one per application), so a publish reaches every gateway's subscribers. */
   constructor(
     port: number,
     options: WskitGatewayOptions,
     defaults: GatewayWsOptions,
     closeReason = 'Server shutting down',
+    readonly topicHub: TopicHub = new TopicHub(),
   ) {
     super();
     const {
@@ -82,7 +87,7 @@ export class GatewayServer extends EventEmitter<GatewayServerEvents> {
     this.guards = connectionGuards;
     this.gatewayClass = gatewayClass;
     this.#closeReason = closeReason;
-    this.#wss = new WebSocketServer({ ...defaults, ...pickWsOptions(rest), noServer: true });
+    this.#wss = new WebSocketServer({ ...defaults, ...pickWsOptions(rest), topics: topicHub, noServer: true });
   }
 
   get wss(): WebSocketServer {
@@ -91,6 +96,23 @@ export class GatewayServer extends EventEmitter<GatewayServerEvents> {
 
   broadcast(data: Exclude<Data, Blob>, options?: BroadcastOptions<WebSocket>): number {
     return this.clients.broadcast(data, options);
+  }
+
+  /**
+   * Sends to every subscriber of `topic` (`client.subscribe(topic)`) on any gateway of the application;
+   * returns how many sockets it was queued for.
+   */
+  publish(topic: string, data: Exclude<BufferLike, Blob>, options?: PublishOptions): number {
+    return this.topicHub.publish(topic, data, options);
+  }
+
+  subscriberCount(topic: string): number {
+    return this.topicHub.subscriberCount(topic);
+  }
+
+  /** Topics with at least one subscriber, over the whole application. */
+  get topics(): string[] {
+    return this.topicHub.topics;
   }
 
   /** Called by the adapter once the handshake is done. */

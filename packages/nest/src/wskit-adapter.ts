@@ -18,6 +18,7 @@ import {
 import type { Observable } from 'rxjs';
 import {
   OPEN,
+  TopicHub,
   UpgradePipeline,
   type PathParams,
   type PendingUpgrade,
@@ -118,6 +119,8 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
   #httpPipeline = false;
   #messageParser: MessageParser;
   #waitingForListen = false;
+  /** The application's topic hub, shared by every gateway (from `ws.topics`). */
+  readonly topics: TopicHub;
 
   constructor(appOrHttpServer?: INestApplication | HttpServer, options: WskitAdapterOptions = {}) {
     if (isNestApplication(appOrHttpServer)) {
@@ -130,6 +133,8 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
     this.#options = options;
     this.#messageParser = options.messageParser ?? parseJsonMessage;
     this.#guards = new GuardRunner(this.#app);
+    const topics = options.ws?.topics;
+    this.topics = topics instanceof TopicHub ? topics : new TopicHub(topics);
     if (this.#app && options.httpPipeline !== false) this.#httpPipeline = this.#hookNotFoundHandler(this.#app);
   }
 
@@ -190,6 +195,7 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
       { ...options, caseSensitive },
       this.#options.ws ?? {},
       this.#options.closeReason,
+      this.topics,
     );
     // Nest calls handleConnection from an rxjs subscription, where a throw becomes an uncaught exception;
     // it binds the method right after create(), so the guard goes on now.
