@@ -21,7 +21,7 @@ import {
   WebSocketServer as NestWebSocketServer,
 } from '@nestjs/websockets';
 import { WebSocket as WsClient } from 'ws';
-import type { BufferLike, CanSubscribe, WebSocket } from '@wskit/core';
+import { TopicHub, type BufferLike, type CanSubscribe, type WebSocket } from '@wskit/core';
 import { wskitExpress } from '@wskit/express';
 import { fastifyWebSocket } from '@wskit/fastify';
 import { websocket } from '@wskit/koa';
@@ -34,6 +34,7 @@ function serve(ws: WebSocket, publish: Publish): void {
   ws.on('message', async (raw: Buffer) => {
     const [command, topic = '', text = ''] = raw.toString().split(':');
     if (command === 'sub') ws.send(`sub:${topic}:${String(await ws.subscribe(topic))}`);
+    else if (command === 'unsub') ws.send(`unsub:${topic}:${String(ws.unsubscribe(topic))}`);
     else if (command === 'pub') ws.send(`pub:${publish(topic, text)}`);
   });
 }
@@ -146,6 +147,11 @@ class TopicGateway {
     client.send(`sub:${topic}:${String(await client.subscribe(topic))}`);
   }
 
+  @SubscribeMessage('unsub')
+  unsub(@ConnectedSocket() client: WebSocket, @MessageBody() topic: string): void {
+    client.send(`unsub:${topic}:${String(client.unsubscribe(topic))}`);
+  }
+
   @SubscribeMessage('pub')
   pub(@ConnectedSocket() client: WebSocket, @MessageBody() body: string): void {
     const [topic = '', text = ''] = body.split(':');
@@ -199,6 +205,72 @@ describe.each([
       expect(b.inbox).toEqual([]);
       expect(b2.inbox).toEqual([]);
       for (const c of [a, b, b2]) c.ws.close();
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('topics options in every plugin', () => {
+  const bad = { compression: 'sometimes' as 'shared' };
+  const badPolicy = { slowConsumer: { limit: -1, action: 'skip' as const } };
+
+  test('invalid topics options are refused in the framework’s way (Fastify: register() rejects)', async () => {
+    expect(() => wskitExpress(express(), { topics: bad })).toThrow(TypeError);
+    expect(() => websocket({ topics: badPolicy })).toThrow(TypeError);
+    expect(() => new WskitAdapter(undefined, { ws: { topics: bad } })).toThrow(TypeError);
+    for (const topics of [bad, badPolicy]) {
+      const app = Fastify();
+      // No synchronous throw out of register(): the error comes out of ready().
+      app.register(fastifyWebSocket, { options: { topics } });
+      await expect(app.ready()).rejects.toThrow(TypeError);
+      await app.close().catch(() => undefined);
+    }
+  });
+
+  test('a hub or hub options given to the plugin is the one every route uses', async () => {
+    const hub = new TopicHub({ compression: 'dedicated' });
+    const plugin = wskitExpress(express(), { topics: hub });
+    expect(plugin.topics).toBe(hub);
+    await plugin.close();
+    const koa = websocket({ topics: { slowConsumer: { limit: 1024, action: 'skip' } } });
+    expect(koa.topics.slowConsumer).toEqual({ limit: 1024, action: 'skip' });
+    await koa.close();
+    const app = Fastify();
+    await app.register(fastifyWebSocket, { options: { topics: hub } });
+    expect(app.websocketServer.topicHub).toBe(hub);
+    await app.close();
+    expect(new WskitAdapter(undefined, { ws: { topics: hub } }).topics).toBe(hub);
+  });
+});
+
+describe.each([
+  ['express', expressApp],
+  ['fastify', fastifyApp],
+  ['koa', koaApp],
+  ['nest', nestApp],
+])('topics in %s: unsubscribe and close', (_name, start) => {
+  test('an unsubscribed or closed socket gets no more publishes; the topic goes with its last subscriber', async () => {
+    const app = await start();
+    try {
+      const a = await Client.open(`${app.base}/a`, app.encode);
+      const b = await Client.open(`${app.base}/b`, app.encode);
+      expect(await a.ask('sub:room', 'sub:')).toBe('sub:room:true');
+      expect(await b.ask('sub:room', 'sub:')).toBe('sub:room:true');
+      expect(await a.ask('unsub:room', 'unsub:')).toBe('unsub:room:true');
+      expect(await a.ask('pub:room:one', 'pub:')).toBe('pub:1');
+      expect(await b.take('one')).toBe('one');
+      b.ws.close();
+      await once(b.ws, 'close');
+      // b's server side leaves the topic once its close completes.
+      const deadline = Date.now() + 5000;
+      let count = '';
+      while (Date.now() < deadline && (count = await a.ask('pub:room:two', 'pub:')) !== 'pub:0') {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(count).toBe('pub:0');
+      expect(a.inbox).toEqual([]);
+      a.ws.close();
     } finally {
       await app.close();
     }

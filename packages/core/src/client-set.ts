@@ -44,7 +44,7 @@ export function broadcast<T extends WebSocket>(
     if (filter && !filter(client)) continue;
     count++;
     if (!client._isServer || (options.compress && client._perMessageDeflate)) {
-      client.send(payload, { binary, compress: options.compress ?? false });
+      client._sendWhole(payload, binary, options.compress ?? false);
       continue;
     }
     serverFrame ??= buildFrame(binary ? Opcode.Binary : Opcode.Text, true, false, payload, false);

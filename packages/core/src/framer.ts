@@ -110,6 +110,11 @@ export interface MessageOptions {
   compress: boolean;
   /** The payload is the framer's to keep (a fresh copy, a Blob's bytes): never copied again. */
   owned?: boolean;
+  /**
+   * A message of its own (a publish), never a continuation of the caller's fragmented message: sent while
+   * one is open (`fin: false` so far), it waits until that message's last fragment.
+   */
+  whole?: boolean;
 }
 
 export class Framer implements FanoutTarget {
@@ -126,6 +131,8 @@ export class Framer implements FanoutTarget {
   private flushScheduled = false;
 
   private readonly queue: Array<() => void> = [];
+  /** Whole messages (publishes, broadcasts) that arrived inside a fragmented message: sent after its end. */
+  private deferred: Array<() => void> | null = null;
   private queuedBytes = 0;
   private busy = false;
   private destroyed = false;
@@ -166,6 +173,11 @@ export class Framer implements FanoutTarget {
       this.holdBack(data.length, () => this.sendMessage(kept, retry, cb));
       return;
     }
+    if (options.whole === true && this.inFragmentedMessage) {
+      const kept = retain(data, options.owned === true);
+      this.defer(data.length, () => this.sendMessage(kept, { ...options, owned: true }, cb));
+      return;
+    }
     const owned = options.owned === true;
     let opcode: number = options.binary ? Opcode.Binary : Opcode.Text;
     let compress: boolean;
@@ -181,6 +193,7 @@ export class Framer implements FanoutTarget {
 
     if (!compress) {
       this.writeData(opcode, options.fin, false, data, owned, options.mask, cb);
+      if (options.fin && this.deferred !== null) this.releaseDeferred();
       return;
     }
     this.busy = true;
@@ -198,6 +211,7 @@ export class Framer implements FanoutTarget {
         return;
       }
       this.writeData(opcode, options.fin, first, result, true, options.mask, cb);
+      if (options.fin && this.deferred !== null) this.releaseDeferred();
       this.drain();
     });
   }
@@ -296,8 +310,17 @@ export class Framer implements FanoutTarget {
 
   /** Queues pre-built frame bytes (broadcast: framed once, written to many sockets by the fan-out pump). */
   sendRaw(frame: Buffer, cb?: SendCallback): void {
+    if (this.destroyed) {
+      if (cb) process.nextTick(cb, socketClosedError());
+      return;
+    }
     if (this.busy) {
       this.holdBack(frame.length, () => this.sendRaw(frame, cb));
+      return;
+    }
+    // A whole message never goes between the fragments of another (RFC 6455 §5.4).
+    if (this.inFragmentedMessage) {
+      this.defer(frame.length, () => this.sendRaw(frame, cb));
       return;
     }
     this.sealBatch();
@@ -383,8 +406,10 @@ export class Framer implements FanoutTarget {
     // Queued jobs re-enter sendMessage/sendControl; with `destroyed` set they only fail their callback.
     this.busy = false;
     const queue = this.queue.splice(0);
-    this.queuedBytes = 0;
+    if (this.deferred !== null) queue.push(...this.deferred);
+    this.deferred = null;
     for (const job of queue) job();
+    this.queuedBytes = 0;
   }
 
   /** A fresh key per frame: it is consumed at once, but the user's function may keep the buffer it was given. */
@@ -466,6 +491,28 @@ export class Framer implements FanoutTarget {
       this.queuedBytes -= size;
       retry();
     });
+  }
+
+  /** Holds a whole message until the open fragmented message ends; its bytes count as buffered meanwhile. */
+  private defer(size: number, retry: () => void): void {
+    this.queuedBytes += size;
+    (this.deferred ??= []).push(() => {
+      this.queuedBytes -= size;
+      retry();
+    });
+  }
+
+  /**
+   * The fragmented message ended: what waited for it goes next, ahead of anything held back behind an
+   * asynchronous step since (those were sent later).
+   */
+  private releaseDeferred(): void {
+    const held = this.deferred!;
+    this.deferred = null;
+    let i = 0;
+    while (i < held.length && !this.busy) held[i++]!();
+    // One of them went asynchronous (compression): the rest wait at the front of the line.
+    if (i < held.length) this.queue.unshift(...held.slice(i));
   }
 
   private drain(): void {

@@ -95,10 +95,15 @@ export interface SocketTopics {
   skipped: number;
   /** Per-socket authorization (e.g. a route's), checked instead of the hub's. */
   canSubscribe: CanSubscribe | null;
+  /**
+   * Subscriptions waiting for an asynchronous canSubscribe answer, by topic. unsubscribe() (or close)
+   * removes the entry, and an answer that finds its entry gone (or replaced) subscribes nothing.
+   */
+  pending: Map<string, Promise<boolean>> | null;
 }
 
 function socketTopics(ws: WebSocket): SocketTopics {
-  return (ws._topicState ??= { hub: null, topics: new Set(), skipped: 0, canSubscribe: null });
+  return (ws._topicState ??= { hub: null, topics: new Set(), skipped: 0, canSubscribe: null, pending: null });
 }
 
 function noHubError(): WebSocketError {
@@ -178,20 +183,39 @@ export class TopicHub extends EventEmitter {
     if (ws.readyState !== OPEN) return false;
     const state = ws._topicState;
     if (state?.topics.has(topic)) return true;
+    // Asked again while the first answer is awaited: the same answer.
+    const waiting = state?.pending?.get(topic);
+    if (waiting !== undefined) return waiting;
     const hook = state?.canSubscribe ?? serverHook ?? this.canSubscribe;
     if (hook === null) return this.add(ws, topic);
     const allowed = hook(ws, topic);
     if (!isThenable(allowed)) return allowed === true && this.add(ws, topic);
-    return Promise.resolve(allowed).then(
-      (ok) => ok === true && ws.readyState === OPEN && this.add(ws, topic),
-      () => false,
+    const own = socketTopics(ws);
+    const pending = (own.pending ??= new Map());
+    const answer: Promise<boolean> = Promise.resolve(allowed).then(
+      (ok) => {
+        // unsubscribe() or close while the hook was deciding: the later call wins.
+        if (pending.get(topic) !== answer) return false;
+        pending.delete(topic);
+        return ok === true && ws._readyState === OPEN && this.add(ws, topic);
+      },
+      () => {
+        if (pending.get(topic) === answer) pending.delete(topic);
+        return false;
+      },
     );
+    pending.set(topic, answer);
+    return answer;
   }
 
-  /** Returns whether `ws` was subscribed. */
+  /**
+   * Returns whether `ws` was subscribed. A subscription still waiting for an asynchronous canSubscribe is
+   * cancelled too (its promise resolves false), and false is returned for it.
+   */
   unsubscribe(ws: WebSocket, topic: string): boolean {
     checkTopic(topic);
     const state = ws._topicState;
+    state?.pending?.delete(topic);
     if (!state?.topics.delete(topic)) return false;
     this.remove(ws, topic);
     return true;
@@ -201,6 +225,7 @@ export class TopicHub extends EventEmitter {
   leaveAll(ws: WebSocket): void {
     const state = ws._topicState;
     if (!state) return;
+    state.pending?.clear();
     for (const topic of state.topics) this.remove(ws, topic);
     state.topics.clear();
   }
@@ -243,7 +268,7 @@ export class TopicHub extends EventEmitter {
         if (bits === 0) {
           // Compressed through the socket's own stream; the limit counts the uncompressed size.
           if (limit > 0 && ws.bufferedAmount + payload.length > limit && this.drop(ws, t, topic, policy!)) continue;
-          ws.send(payload, { binary, compress: true });
+          ws._sendWhole(payload, binary, true);
           if (ws._readyState === OPEN) count++;
           continue;
         }
@@ -356,8 +381,14 @@ export function subscribeSocket(
 
 export function unsubscribeSocket(ws: WebSocket, topic: string): boolean {
   checkTopic(topic);
-  const hub = ws._topicState?.hub;
-  return hub ? hub.unsubscribe(ws, topic) : false;
+  const state = ws._topicState;
+  if (!state) return false;
+  // A first subscription still waiting for its answer has no hub yet: cancelled here.
+  if (state.hub === null) {
+    state.pending?.delete(topic);
+    return false;
+  }
+  return state.hub.unsubscribe(ws, topic);
 }
 
 /** A copy: the socket's subscriptions change only through subscribe/unsubscribe. */

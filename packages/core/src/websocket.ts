@@ -455,6 +455,19 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     this.getFramer().sendRaw(frame, cb);
   }
 
+  /**
+   * @internal A message of its own (publish, broadcast): like send(), but never a continuation of a
+   * fragmented message the caller has open; it waits for that message's end instead.
+   */
+  _sendWhole(payload: Buffer, binary: boolean, compress: boolean): void {
+    if (this._readyState !== OPEN) {
+      this.sendAfterClose(payload);
+      return;
+    }
+    if (this.dropIfOverLimit(payload.length)) return;
+    this.getFramer().sendMessage(payload, { binary, fin: true, mask: !this._isServer, compress, whole: true });
+  }
+
   // ─── Sending ──────────────────────────────────────────────────────────────
 
   send(data: BufferLike, cb?: SendCallback): void;

@@ -556,3 +556,141 @@ describe('shared hub', () => {
     }
   });
 });
+
+describe('fragmented messages', () => {
+  const script = (ws: WebSocket, wss: WebSocketServer): void => {
+    ws.send('A1', { fin: false });
+    wss.publish('t', 'P1');
+    ws.send('A2', { fin: false });
+    wss.publish('t', 'P2 compressible compressible compressible', { compress: true });
+    wss.broadcast('B');
+    ws.ping();
+    ws.send('A3', { fin: true });
+    ws.send('S');
+    wss.publish('t', 'P3');
+  };
+  const expected = ['A1A2A3', 'P1', 'P2 compressible compressible compressible', 'B', 'S', 'P3'];
+
+  test('a publish or broadcast inside a fragmented message waits for its end (no interleaved data frame)', async () => {
+    await withServer({ perMessageDeflate: { threshold: 0 } }, async (wss, url) => {
+      const raw = await rawConnect(Number(new URL(url).port));
+      await waitUntil(() => wss.clients.size === 1, 5000);
+      const [server] = [...wss.clients] as [WebSocket];
+      server.subscribe('t');
+      script(server, wss);
+      // The publishes wait in the socket's buffer until the message ends.
+      expect(await waitUntil(() => raw.frames.length === 9, 5000)).toBe(true);
+      expect(raw.frames.map((f) => [f.opcode, f.fin, f.payload.toString()])).toEqual([
+        [OP.text, false, 'A1'],
+        [OP.cont, false, 'A2'],
+        [OP.ping, true, ''],
+        [OP.cont, true, 'A3'],
+        [OP.text, true, 'P1'],
+        [OP.text, true, 'P2 compressible compressible compressible'],
+        [OP.text, true, 'B'],
+        [OP.text, true, 'S'],
+        [OP.text, true, 'P3'],
+      ]);
+      raw.socket.destroy();
+    });
+  });
+
+  test('the same with compressed fragments, shared and per-socket deflate: every peer decodes in call order', async () => {
+    await withServer({ perMessageDeflate: { threshold: 0 } }, async (wss, url) => {
+      const shared = await connect(wss, url, 2, { perMessageDeflate: { serverNoContextTakeover: true } });
+      const takeover = await connect(wss, url, 2, { perMessageDeflate: true });
+      const plain = await connect(wss, url, 1, { perMessageDeflate: false });
+      const all = [...shared, ...takeover, ...plain];
+      const errors: Error[] = [];
+      for (const p of all) {
+        p.server.subscribe('t');
+        p.client.on('error', (e: Error) => errors.push(e));
+      }
+      // Fragments compressed (busy framer) on the deflate sockets; each socket runs the script in turn.
+      for (const p of all) {
+        p.server.send('A1', { fin: false, compress: true });
+        wss.publish('t', 'P1', { except: all.filter((q) => q !== p).map((q) => q.server) });
+        p.server.send('A2', { fin: false });
+        wss.publish('t', 'P2 compressible compressible compressible', {
+          compress: true,
+          except: all.filter((q) => q !== p).map((q) => q.server),
+        });
+        p.server.send('A3', { fin: true });
+        p.server.send('S');
+        wss.publish('t', 'P3', { except: all.filter((q) => q !== p).map((q) => q.server) });
+      }
+      expect(await allReceived(all, 5)).toBe(true);
+      for (const p of all) {
+        expect(p.messages).toEqual(['A1A2A3', 'P1', 'P2 compressible compressible compressible', 'S', 'P3']);
+      }
+      expect(errors).toEqual([]);
+      // And the script with broadcast and ping, all sockets at once through the first socket.
+      for (const p of all) p.messages.length = 0;
+      script(all[0]!.server, wss);
+      expect(await waitUntil(() => all[0]!.messages.length === expected.length, 5000)).toBe(true);
+      expect(all[0]!.messages).toEqual(expected);
+      expect(await allReceived(all.slice(1), 3)).toBe(true);
+      for (const p of all.slice(1)) expect(p.messages).toEqual(expected.filter((m) => m.startsWith('P') || m === 'B'));
+    });
+  });
+
+  test('queued publishes count in bufferedAmount and fail their place when the socket closes mid-message', async () => {
+    await withServer({}, async (wss, url) => {
+      const [a] = await connect(wss, url, 1);
+      const ws = a!.server;
+      ws.subscribe('t');
+      ws.send('open', { fin: false });
+      const before = ws.bufferedAmount;
+      expect(wss.publish('t', 'x'.repeat(100))).toBe(1);
+      expect(ws.bufferedAmount).toBeGreaterThanOrEqual(before + 100);
+      ws.terminate();
+      await once(ws, 'close');
+      expect(a!.messages).toEqual([]);
+    });
+  });
+});
+
+describe('asynchronous subscribe', () => {
+  const later = (value: boolean, ms = 20): Promise<boolean> =>
+    new Promise((resolve) => setTimeout(() => resolve(value), ms));
+
+  test('an unsubscribe made while canSubscribe decides wins; a new subscribe after it is answered anew', async () => {
+    await withServer({ canSubscribe: () => later(true) }, async (wss, url) => {
+      const [a, b] = await connect(wss, url, 2);
+      const ws = a!.server;
+      // First subscription of the socket (no hub bound yet).
+      const first = ws.subscribe('room');
+      expect(first).toBeInstanceOf(Promise);
+      // Asked twice while waiting: the same answer.
+      expect(ws.subscribe('room')).toBe(first);
+      expect(ws.unsubscribe('room')).toBe(false);
+      expect(await first).toBe(false);
+      expect(ws.isSubscribed('room')).toBe(false);
+      expect(wss.subscriberCount('room')).toBe(0);
+
+      // With a hub bound (another topic subscribed), and subscribe again after the unsubscribe.
+      expect(await ws.subscribe('other')).toBe(true);
+      const cancelled = ws.subscribe('room');
+      ws.unsubscribe('room');
+      const again = ws.subscribe('room');
+      expect(again).not.toBe(cancelled);
+      expect(await cancelled).toBe(false);
+      expect(await again).toBe(true);
+      expect(ws.topics.sort()).toEqual(['other', 'room']);
+      expect(wss.publish('room', 'hello')).toBe(1);
+
+      // An unsubscribe of another topic leaves a waiting one alone.
+      const kept = b!.server.subscribe('x');
+      b!.server.unsubscribe('y');
+      expect(await kept).toBe(true);
+
+      // Close while waiting: not subscribed.
+      const closing = b!.server.subscribe('z');
+      b!.server.terminate();
+      expect(await closing).toBe(false);
+      expect(wss.subscriberCount('z')).toBe(0);
+      expect(await allReceived([a!], 1)).toBe(true);
+      expect(a!.messages).toEqual(['hello']);
+    });
+  });
+});

@@ -72,11 +72,13 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
 
   // One topic hub for the app: `fastify.websocketServer.publish()` (or any route server's) reaches the
   // topic's subscribers on every route; a route's wsOptions.canSubscribe applies to its sockets.
-  const topics = defaults.topics instanceof TopicHub ? defaults.topics : new TopicHub(defaults.topics);
+  let topics: TopicHub;
   let defaultServer: WebSocketServer;
   let pipeline: UpgradePipeline;
   try {
-    // Bad options reject register() (and so ready()/listen()) instead of throwing out of the plugin.
+    // Bad options (topics' included) reject register() (and so ready()/listen()) instead of throwing out of
+    // the plugin.
+    topics = defaults.topics instanceof TopicHub ? defaults.topics : new TopicHub(defaults.topics);
     defaultServer = new WebSocketServer({ ...defaults, topics, noServer: true });
     pipeline = new UpgradePipeline(
       {
