@@ -1,7 +1,7 @@
 // Topic pub/sub benchmark: @wskit/core wss.publish against a loop of send() over a Set in ws, and Bun's native
 // server.publish (the @oven/bun-linux-x64 binary), in the same run, rounds interleaved.
 //
-//   node bench/topics.mjs [--quick] [--rounds=N] [--only=fan,many,deflate]
+//   node bench/topics.mjs [--quick] [--rounds=N] [--only=fan,many,deflate] [--servers=wskit,ws]
 //
 // Scenarios (each subscriber is a raw TCP client in this process, counting frames from their headers):
 //   fan      1 topic × 10,000 subscribers, 128 B binary publishes (one per server loop turn)
@@ -30,6 +30,7 @@ const args = new Map(
 const quick = args.has('quick');
 const rounds = Number(args.get('rounds') ?? (quick ? 2 : 4));
 const only = args.has('only') ? new Set(args.get('only').split(',')) : null;
+const serversOnly = args.has('servers') ? new Set(args.get('servers').split(',')) : null;
 
 const BUN = join(here, '..', 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun');
 const CLK_TCK = 100;
@@ -109,7 +110,9 @@ async function startServer(name, deflate) {
   const s = SERVERS[name];
   const env = { ...process.env, ...s.env };
   if (deflate) env.BENCH_DEFLATE = '1';
-  const child = spawn(s.cmd, [join(here, s.script)], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to the Node servers only.
+  const extra = s.cmd === process.execPath ? (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
+  const child = spawn(s.cmd, [...extra, join(here, s.script)], { env, stdio: ['pipe', 'pipe', 'inherit'] });
   // Lines not yet taken by next(), and the one waiter (commands are sent one at a time).
   const lines = [];
   let waiter = null;
@@ -299,6 +302,7 @@ async function measure(name, scenario) {
 const results = { date: new Date().toISOString(), quick, rounds, scenarios: [] };
 for (const scenario of SCENARIOS) {
   if (only && !only.has(scenario.id)) continue;
+  if (serversOnly) scenario.servers = scenario.servers.filter((n) => serversOnly.has(n));
   const perServer = Object.fromEntries(scenario.servers.map((n) => [n, []]));
   for (let round = 0; round < rounds; round++) {
     const order = scenario.servers.map((_, i) => scenario.servers[(i + round) % scenario.servers.length]);
@@ -317,6 +321,10 @@ for (const scenario of SCENARIOS) {
     summary[name] = {
       label: SERVERS[name].label,
       msgsPerSec: median(list.map((m) => m.msgsPerSec)),
+      // Spread over the rounds (the machine may be shared): [min, max].
+      // Ratio to ws within each round (same minutes of the shared machine), then their median.
+      vsWsPerRound: perServer.ws ? list.map((m, i) => m.msgsPerSec / perServer.ws[i].msgsPerSec) : [],
+      msgsPerSecRange: [Math.min(...list.map((m) => m.msgsPerSec)), Math.max(...list.map((m) => m.msgsPerSec))],
       cpuUsPerPublish: median(list.map((m) => m.cpuUsPerPublish)),
       rssMiB: median(list.map((m) => m.rssMiB)),
       allDelivered: list.every((m) => m.delivered === m.expected),
@@ -325,12 +333,14 @@ for (const scenario of SCENARIOS) {
   results.scenarios.push({ id: scenario.id, title: scenario.title, summary });
   console.log(`\n${scenario.title} (median of ${rounds})`);
   for (const s of Object.values(summary)) {
-    const vsWs = s.msgsPerSec / summary.ws.msgsPerSec;
+    const vsWs = summary.ws ? s.msgsPerSec / summary.ws.msgsPerSec : NaN;
     const vsBun = summary.bun ? s.msgsPerSec / summary.bun.msgsPerSec : NaN;
     console.log(
       `  ${s.label.padEnd(40)} ${Math.round(s.msgsPerSec).toLocaleString('en').padStart(11)} msgs/s  ` +
+        `(${s.msgsPerSecRange.map((v) => `${Math.round(v / 1000)}k`).join('–')})  ` +
         `${s.cpuUsPerPublish.toFixed(0).padStart(7)} µs CPU/publish  RSS ${s.rssMiB.toFixed(0).padStart(4)} MiB  ` +
-        `${vsWs.toFixed(2)}× ws  ${vsBun.toFixed(2)}× Bun${s.allDelivered ? '' : '  (NOT ALL DELIVERED)'}`,
+        `${vsWs.toFixed(2)}× ws  ${vsBun.toFixed(2)}× Bun  per round ${s.vsWsPerRound.map((r) => r.toFixed(1)).join('/')}× ws` +
+        (s.allDelivered ? '' : '  (NOT ALL DELIVERED)'),
     );
   }
 }

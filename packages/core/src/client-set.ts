@@ -4,8 +4,8 @@
  * plugins for their per-route client sets.
  */
 import { OPEN, Opcode } from './constants.js';
-import { buildFrame } from './framer.js';
-import { toBuffer, type Data, type WebSocket } from './websocket.js';
+import { COPY_LIMIT, buildFrame } from './framer.js';
+import { isFresh, toBuffer, type Data, type WebSocket } from './websocket.js';
 
 export interface BroadcastOptions<T extends WebSocket = WebSocket> {
   binary?: boolean;
@@ -37,6 +37,7 @@ export function broadcast<T extends WebSocket>(
         : new Set([except as T]);
   const filter = options.filter;
   let serverFrame: Buffer | null = null;
+  let shareable: Buffer | null = null;
   let count = 0;
   for (const client of clients) {
     if (client.readyState !== OPEN) continue;
@@ -44,7 +45,11 @@ export function broadcast<T extends WebSocket>(
     if (filter && !filter(client)) continue;
     count++;
     if (!client._isServer || (options.compress && client._perMessageDeflate)) {
-      client._sendWhole(payload, binary, options.compress ?? false);
+      if (client._isServer) {
+        // One copy of the caller's bytes for every compressing recipient, not one each.
+        shareable ??= isFresh(data) || payload.length > COPY_LIMIT ? payload : Buffer.from(payload);
+        client._sendWhole(shareable, binary, true, true);
+      } else client._sendWhole(payload, binary, options.compress ?? false);
       continue;
     }
     serverFrame ??= buildFrame(binary ? Opcode.Binary : Opcode.Text, true, false, payload, false);

@@ -350,9 +350,15 @@ export class Framer implements FanoutTarget {
     if (out.length === 0) return;
     const callbacks = this.callbacks;
     const outBytes = this.outBytes;
-    this.out = [];
-    this.callbacks = [];
     this.outBytes = 0;
+    // The arrays are reused while nothing keeps them (a fan-out flushes thousands of framers per publish).
+    if (callbacks.length > 0) this.callbacks = [];
+    let data: Buffer | null = null;
+    if (out.length === 1) data = out[0]!;
+    // Several small pieces (broadcast frames merged by the fan-out pump): one copy is cheaper than writev.
+    else if (outBytes <= SMALL_PAYLOAD) data = Buffer.concat(out, outBytes);
+    if (data !== null) out.length = 0;
+    else this.out = [];
     const socket = this.socket;
     const done: SendCallback | undefined =
       callbacks.length === 0
@@ -366,13 +372,8 @@ export class Framer implements FanoutTarget {
       if (done) process.nextTick(done, socketClosedError());
       return;
     }
-    if (out.length === 1) {
-      socket.write(out[0]!, done);
-      return;
-    }
-    // Several small pieces (broadcast frames merged by the fan-out pump): one copy is cheaper than writev.
-    if (outBytes <= SMALL_PAYLOAD) {
-      socket.write(Buffer.concat(out, outBytes), done);
+    if (data !== null) {
+      socket.write(data, done);
       return;
     }
     socket.cork();

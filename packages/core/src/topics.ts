@@ -28,8 +28,8 @@ import { EventEmitter } from 'node:events';
 import * as zlib from 'node:zlib';
 import { OPEN, Opcode } from './constants.js';
 import { WebSocketError } from './errors.js';
-import { buildFrame } from './framer.js';
-import { toBuffer, type BufferLike, type WebSocket } from './websocket.js';
+import { COPY_LIMIT, buildFrame } from './framer.js';
+import { isFresh, toBuffer, type BufferLike, type WebSocket } from './websocket.js';
 
 export type SlowConsumerAction = 'skip' | 'close';
 
@@ -246,7 +246,8 @@ export class TopicHub extends EventEmitter {
     let skipSet: Set<WebSocket> | null = null;
     if (except !== undefined && except !== null) {
       if (typeof (except as Iterable<WebSocket>)[Symbol.iterator] === 'function') {
-        skipSet = new Set(except as Iterable<WebSocket>);
+        // A Set is used as given (no copy per publish); other iterables are gathered once.
+        skipSet = except instanceof Set ? (except as Set<WebSocket>) : new Set(except as Iterable<WebSocket>);
       } else skipOne = except as WebSocket;
     }
     const compress = options.compress === true;
@@ -255,6 +256,7 @@ export class TopicHub extends EventEmitter {
     const limit = policy === null ? 0 : policy.limit;
 
     let plain: Buffer | null = null;
+    let shareable: Buffer | null = null;
     // Shared compressed frames by window bits (8..15); nearly always one entry is used.
     let deflated: Array<Buffer | undefined> | null = null;
     let count = 0;
@@ -268,7 +270,9 @@ export class TopicHub extends EventEmitter {
         if (bits === 0) {
           // Compressed through the socket's own stream; the limit counts the uncompressed size.
           if (limit > 0 && ws.bufferedAmount + payload.length > limit && this.drop(ws, t, topic, policy!)) continue;
-          ws._sendWhole(payload, binary, true);
+          // One copy of the caller's bytes for all of them (each compressor reads it later), not one each.
+          shareable ??= isFresh(data) || payload.length > COPY_LIMIT ? payload : Buffer.from(payload);
+          ws._sendWhole(shareable, binary, true, true);
           if (ws._readyState === OPEN) count++;
           continue;
         }

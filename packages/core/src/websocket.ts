@@ -122,6 +122,11 @@ export function toBuffer(data: Exclude<BufferLike, Blob>): Buffer {
   throw new TypeError('The data argument must be a string, Buffer, ArrayBuffer, ArrayBufferView or Blob');
 }
 
+/** Whether toBuffer() made new bytes for `data` (nobody else holds them). */
+export function isFresh(data: Exclude<BufferLike, Blob>): boolean {
+  return typeof data === 'string' || typeof data === 'number' || Array.isArray(data);
+}
+
 /**
  * The bytes of a close reason: exactly the view's bytes for a typed array or DataView (its byteOffset and
  * byteLength, not the whole ArrayBuffer behind it, nor element values), all of an ArrayBuffer.
@@ -457,15 +462,17 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
 
   /**
    * @internal A message of its own (publish, broadcast): like send(), but never a continuation of a
-   * fragmented message the caller has open; it waits for that message's end instead.
+   * fragmented message the caller has open; it waits for that message's end instead. `owned`: the payload
+   * is never changed by anyone (one copy shared by every recipient of a fan-out), so it is not copied again.
    */
-  _sendWhole(payload: Buffer, binary: boolean, compress: boolean): void {
+  _sendWhole(payload: Buffer, binary: boolean, compress: boolean, owned = false): void {
     if (this._readyState !== OPEN) {
       this.sendAfterClose(payload);
       return;
     }
     if (this.dropIfOverLimit(payload.length)) return;
-    this.getFramer().sendMessage(payload, { binary, fin: true, mask: !this._isServer, compress, whole: true });
+    const options = { binary, fin: true, mask: !this._isServer, compress, whole: true, owned };
+    this.getFramer().sendMessage(payload, options);
   }
 
   // ─── Sending ──────────────────────────────────────────────────────────────

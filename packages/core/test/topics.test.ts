@@ -3,6 +3,7 @@
  * exact delivery to 10,000 subscribers, unsubscribe/close during a publish, shared and dedicated
  * compression, slow-consumer policies and canSubscribe.
  */
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
@@ -373,6 +374,25 @@ describe('compression', () => {
     });
   });
 
+  test('per-socket compression: the caller may reuse its Buffer once publish/broadcast returned', async () => {
+    await withServer(
+      { perMessageDeflate: { threshold: 0 }, topics: { compression: 'dedicated' } },
+      async (wss, url) => {
+        const peers = await connect(wss, url, 3, { perMessageDeflate: true });
+        for (const p of peers) p.server.subscribe('t');
+        const buffer = Buffer.from(text);
+        expect(wss.publish('t', buffer, { compress: true, binary: false })).toBe(3);
+        buffer.fill(0x78);
+        buffer.write('broadcast ');
+        expect(wss.broadcast(buffer, { compress: true, binary: false })).toBe(3);
+        buffer.fill(0x79);
+        expect(await allReceived(peers, 2)).toBe(true);
+        const second = `broadcast ${'x'.repeat(text.length - 10)}`;
+        for (const p of peers) expect(p.messages).toEqual([text, second]);
+      },
+    );
+  });
+
   test('invalid compression policy is refused', () => {
     expect(() => new TopicHub({ compression: 'sometimes' as 'shared' })).toThrow(TypeError);
   });
@@ -437,7 +457,10 @@ describe('slow consumers', () => {
       const closed = new Promise<[number, string]>((resolve) =>
         stalledServer.once('close', (code: number, reason: Buffer) => resolve([code, reason.toString()])),
       );
+      const drops: Array<[WebSocket, string, string]> = [];
+      wss.topicHub.on('drop', (ws: WebSocket, topic: string, action: string) => drops.push([ws, topic, action]));
       const made = await publishUntil(wss, 'strict', () => stalledServer.readyState !== WebSocket.OPEN);
+      expect(drops).toEqual([[stalledServer, 'strict', 'close']]);
       expect(await error).toMatchObject({ code: 'WS_ERR_BUFFER_LIMIT', closeCode: 1008 });
       expect(await closed).toEqual([1006, 'topic buffer limit exceeded']);
       expect(wss.subscriberCount('strict')).toBe(1);
@@ -445,6 +468,40 @@ describe('slow consumers', () => {
       expect(await waitUntil(() => reader.messages.length === made, 20_000)).toBe(true);
       stalled.socket.destroy();
     });
+  }, 60_000);
+
+  test('skip on a subscriber compressed per socket (context takeover): the limit counts the message', async () => {
+    const noise = randomBytes(256 * 1024);
+    await withServer(
+      { perMessageDeflate: { threshold: 0 }, topics: { slowConsumer: { limit: 1 << 20, action: 'skip' } } },
+      async (wss, url) => {
+        const port = Number(new URL(url).port);
+        const stalled = await rawConnect(port, { decode: false, extensions: 'permessage-deflate' });
+        expect(stalled.headers['sec-websocket-extensions']).toBe('permessage-deflate');
+        await waitUntil(() => wss.clients.size === 1, 5000);
+        const stalledServer = [...wss.clients][0]!;
+        const [reader] = await connect(wss, url, 1, { perMessageDeflate: true });
+        stalledServer.subscribe('t');
+        reader!.server.subscribe('t');
+        let made = 0;
+        while (wss.topicHub.skippedFor(stalledServer) < 2 && made < 400) {
+          wss.publish('t', noise, { compress: true });
+          made++;
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+        expect(wss.topicHub.skippedFor(stalledServer)).toBeGreaterThanOrEqual(2);
+        // Messages waiting for the reader's compressor count too, so on a loaded machine it may miss some.
+        const readerSkipped = wss.topicHub.skippedFor(reader!.server);
+        expect(wss.topicHub.stats('t')).toMatchObject({
+          skipped: wss.topicHub.skippedFor(stalledServer) + readerSkipped,
+          closed: 0,
+        });
+        expect(stalledServer.readyState).toBe(WebSocket.OPEN);
+        expect(stalledServer.bufferedAmount).toBeLessThanOrEqual(1 << 20);
+        expect(await waitUntil(() => reader!.messages.length === made - readerSkipped, 20_000)).toBe(true);
+        stalled.socket.destroy();
+      },
+    );
   }, 60_000);
 
   test('per-topic null turns the default off; invalid policies are refused', async () => {
