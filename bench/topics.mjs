@@ -93,10 +93,11 @@ const SCENARIOS = [
 
 // ------------------------------------------------------------------------------------------- server process
 
-function procCpuSeconds(pid) {
+/** utime + stime of `pid` in seconds; `sys`: stime alone (the kernel's share: on loopback, mostly the writes). */
+function procCpuSeconds(pid, sys = false) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  return ((sys ? 0 : Number(fields[11])) + Number(fields[12])) / CLK_TCK;
 }
 
 function procRss(pid) {
@@ -267,6 +268,7 @@ async function measure(name, scenario) {
       received = 0;
       compressedFrames = 0;
       const cpu0 = procCpuSeconds(server.pid);
+      const sys0 = procCpuSeconds(server.pid, true);
       const t0 = process.hrtime.bigint();
       const deadline = Date.now() + 120_000;
       // A lone publish goes out only after the previous one reached every subscriber.
@@ -279,13 +281,15 @@ async function measure(name, scenario) {
       }
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const cpu = procCpuSeconds(server.pid) - cpu0;
-      return { delivered: received, expected, seconds, cpu, compressed: compressedFrames };
+      const sys = procCpuSeconds(server.pid, true) - sys0;
+      return { delivered: received, expected, seconds, cpu, sys, compressed: compressedFrames };
     };
     await run(Math.max(3, Math.round(scenario.publishes / 5))); // warm-up (JIT, buffers)
     const r = await run(scenario.publishes);
     return {
       msgsPerSec: r.delivered / r.seconds,
       cpuUsPerPublish: (r.cpu * 1e6) / scenario.publishes,
+      sysShare: r.cpu > 0 ? r.sys / r.cpu : 0,
       delivered: r.delivered,
       expected: r.expected,
       compressedShare: r.delivered > 0 ? r.compressed / r.delivered : 0,
@@ -311,7 +315,7 @@ for (const scenario of SCENARIOS) {
       perServer[name].push(m);
       console.error(
         `${scenario.id} r${round + 1} ${name}: ${Math.round(m.msgsPerSec).toLocaleString('en')} msgs/s, ` +
-          `${m.cpuUsPerPublish.toFixed(0)} µs CPU/publish, ${m.delivered}/${m.expected} delivered, RSS ${m.rssMiB.toFixed(0)} MiB` +
+          `${m.cpuUsPerPublish.toFixed(0)} µs CPU/publish (${(m.sysShare * 100).toFixed(0)}% kernel), ${m.delivered}/${m.expected} delivered, RSS ${m.rssMiB.toFixed(0)} MiB` +
           (scenario.deflate ? `, ${(m.compressedShare * 100).toFixed(0)}% compressed` : ''),
       );
     }
