@@ -55,6 +55,8 @@ interface Attempt {
   /** host:port (or the IPC socket path) of the first request; redirects are judged against it. */
   originalHost: string | undefined;
   originalSecure: boolean;
+  /** The credentials (user:password) the first request sent; kept by the redirects that keep credentials. */
+  auth?: string | undefined;
 }
 
 /** Request headers that carry credentials: never sent to another host, nor over ws: after wss:. */
@@ -314,7 +316,13 @@ export function connectClient(
   if (url.username || url.password)
     request.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
   if (stripCredentials) delete request.auth;
+  // As in ws, a redirect that keeps credentials sends the first request's again, whatever userinfo the
+  // Location carries.
+  else if (attempt.auth !== undefined) request.auth = attempt.auth;
 
+  // As ws: without a user agent the handshake gets a connection of its own, never one from (or back to)
+  // the global keep-alive pool; a refused upgrade's connection is closed with the request.
+  if (request.agent === undefined && request.createConnection === undefined) request.agent = false;
   const req = secure ? https.request(request) : http.request(request);
   // As ws: 'redirect' carries the new URL and the request made for it.
   if (attempt.redirects > 0) ws.emit('redirect', url.href, req);
@@ -356,7 +364,8 @@ export function connectClient(
       try {
         next = new URL(location, url.href.replace(/^ws/, 'http'));
       } catch {
-        ws.abortConnecting(`Invalid URL: ${location}`);
+        const error = invalidUrl(`Invalid URL: ${location}`);
+        ws.abortConnecting(error.message, error);
         return;
       }
       ws._onHandshakeAbort = null;
@@ -365,6 +374,7 @@ export function connectClient(
           redirects: attempt.redirects + 1,
           originalHost: attempt.redirects === 0 ? hostKey : attempt.originalHost,
           originalSecure: attempt.redirects === 0 ? secure : attempt.originalSecure,
+          auth: attempt.redirects === 0 ? (request.auth ?? undefined) : attempt.auth,
         });
       } catch (error) {
         ws.abortConnecting((error as Error).message, error as Error);

@@ -13,7 +13,7 @@ export type MessageData = string | Buffer | ArrayBuffer | Buffer[] | Blob;
 let setTarget: (event: Event, target: unknown) => void;
 
 export class Event {
-  readonly type: string;
+  readonly #type: string;
   #target: unknown = null;
 
   static {
@@ -23,42 +23,84 @@ export class Event {
   }
 
   constructor(type: string) {
-    this.type = type;
+    this.#type = type;
   }
 
   /** The socket that dispatched the event; null until dispatched. */
   get target(): unknown {
     return this.#target;
   }
+
+  get type(): string {
+    return this.#type;
+  }
 }
 
 export class MessageEvent extends Event {
-  readonly data: MessageData;
+  // null only for an event built without data (the WHATWG default); dispatched events always carry data.
+  readonly #data: MessageData | null;
   constructor(type: string, init: { data?: MessageData } = {}) {
     super(type);
-    this.data = init.data ?? '';
+    this.#data = init.data ?? null;
+  }
+
+  get data(): MessageData {
+    return this.#data as MessageData;
   }
 }
 
 export class CloseEvent extends Event {
-  readonly code: number;
-  readonly reason: string;
-  readonly wasClean: boolean;
+  readonly #code: number;
+  readonly #reason: string;
+  readonly #wasClean: boolean;
   constructor(type: string, init: { code?: number; reason?: string; wasClean?: boolean } = {}) {
     super(type);
-    this.code = init.code ?? 0;
-    this.reason = init.reason ?? '';
-    this.wasClean = init.wasClean ?? false;
+    this.#code = init.code ?? 0;
+    this.#reason = init.reason ?? '';
+    this.#wasClean = init.wasClean ?? false;
+  }
+
+  get code(): number {
+    return this.#code;
+  }
+
+  get reason(): string {
+    return this.#reason;
+  }
+
+  get wasClean(): boolean {
+    return this.#wasClean;
   }
 }
 
 export class ErrorEvent extends Event {
-  readonly error: unknown;
-  readonly message: string;
+  readonly #error: unknown;
+  readonly #message: string;
   constructor(type: string, init: { error?: unknown; message?: string } = {}) {
     super(type);
-    this.error = init.error ?? null;
-    this.message = init.message ?? '';
+    this.#error = init.error ?? null;
+    this.#message = init.message ?? '';
+  }
+
+  get error(): unknown {
+    return this.#error;
+  }
+
+  get message(): string {
+    return this.#message;
+  }
+}
+
+// As on the WHATWG interfaces (and in ws), the event attributes are enumerable accessors of the prototype.
+for (const [proto, names] of [
+  [Event.prototype, ['target', 'type']],
+  [MessageEvent.prototype, ['data']],
+  [CloseEvent.prototype, ['code', 'reason', 'wasClean']],
+  [ErrorEvent.prototype, ['error', 'message']],
+] as const) {
+  for (const name of names) {
+    const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+    if (descriptor) Object.defineProperty(proto, name, { ...descriptor, enumerable: true });
   }
 }
 

@@ -407,5 +407,7 @@ export class FrameParser {
 }
 
 function tooBig(what: 'Frame' | 'Message'): WebSocketError {
-  return new WebSocketError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 1009, `${what} exceeds the maximum payload size`);
+  // A message over maxPayload reads as in ws, whose users match on the text; maxReceivedFrameSize is wskit's own.
+  const message = what === 'Message' ? 'Max payload size exceeded' : 'Frame exceeds the maximum payload size';
+  return new WebSocketError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 1009, message);
 }

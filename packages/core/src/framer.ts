@@ -136,6 +136,9 @@ export class Framer implements FanoutTarget {
   private queuedBytes = 0;
   private busy = false;
   private destroyed = false;
+  /** What holds the queue (a Blob being read, a message being compressed); what held it when the socket went. */
+  private busyWith: 'blob' | 'compress' | null = null;
+  private closedDuring: 'blob' | 'compress' | null = null;
 
   /** Waiting in the fan-out pump's queue. */
   private fanoutQueued = false;
@@ -164,7 +167,7 @@ export class Framer implements FanoutTarget {
   sendMessage(data: Buffer, options: MessageOptions, cb?: SendCallback): void {
     if (this.destroyed) {
       // The compressor is released with the socket and would never answer.
-      if (cb) process.nextTick(cb, socketClosedError());
+      if (cb) process.nextTick(cb, this.closedError());
       return;
     }
     if (this.busy) {
@@ -197,11 +200,13 @@ export class Framer implements FanoutTarget {
       return;
     }
     this.busy = true;
+    this.busyWith = 'compress';
     this.queuedBytes += data.length;
     this.compressingCallback = cb ?? null;
     // zlib reads its input on the thread pool, after this call has returned.
     this.compressor!.compress(retain(data, owned), options.fin, (error, result) => {
       if (this.destroyed) return;
+      this.busyWith = null;
       this.compressingCallback = null;
       this.queuedBytes -= data.length;
       this.busy = false;
@@ -283,9 +288,13 @@ export class Framer implements FanoutTarget {
       return;
     }
     this.busy = true;
+    this.busyWith = 'blob';
     this.queuedBytes += size;
     // `send` runs once the hold is lifted but before the queue drains: the job's own frame keeps its place.
     job((send) => {
+      this.busyWith = null;
+      // Read to the end, but the socket went meanwhile (terminate()): what follows fails as in ws.
+      if (this.socket.destroyed) this.closedDuring ??= 'blob';
       if (this.destroyed) {
         send?.();
         return;
@@ -365,11 +374,11 @@ export class Framer implements FanoutTarget {
         ? undefined
         : (error) => {
             // Node reports a write cancelled by destroy() as a success; those bytes never left.
-            const result = error || !socket.destroyed ? error : socketClosedError();
+            const result = error || !socket.destroyed ? error : this.closedError();
             for (const cb of callbacks) cb(result);
           };
     if (socket.destroyed) {
-      if (done) process.nextTick(done, socketClosedError());
+      if (done) process.nextTick(done, this.closedError());
       return;
     }
     if (data !== null) {
@@ -383,13 +392,17 @@ export class Framer implements FanoutTarget {
     socket.uncork();
   }
 
-  /** Fails every queued send (the socket is gone); nothing is written afterwards. */
-  destroy(): void {
-    if (this.destroyed) return;
+  /**
+   * Fails every queued send (the socket is gone); nothing is written afterwards. True when a callback was
+   * waiting (it runs on the next tick).
+   */
+  destroy(): boolean {
+    if (this.destroyed) return false;
     this.destroyed = true;
+    this.closedDuring ??= this.busyWith;
     // Built only when someone waits for it: capturing a stack on every connection close costs handshakes/s.
     let error: Error | undefined;
-    const failure = (): Error => (error ??= socketClosedError());
+    const failure = (): Error => (error ??= this.closedError());
     const callbacks = this.callbacks;
     this.callbacks = [];
     this.out = [];
@@ -411,6 +424,23 @@ export class Framer implements FanoutTarget {
     this.deferred = null;
     for (const job of queue) job();
     this.queuedBytes = 0;
+    return error !== undefined || queue.length > 0;
+  }
+
+  /** Why sends fail once the socket is gone, in ws's words when it went while a Blob was read or data compressed. */
+  private closedError(): Error {
+    switch (this.closedDuring) {
+      case 'blob':
+        return new WebSocketError('WS_ERR_SOCKET_CLOSED', 1006, 'The socket was closed while the blob was being read');
+      case 'compress':
+        return new WebSocketError(
+          'WS_ERR_SOCKET_CLOSED',
+          1006,
+          'The socket was closed while data was being compressed',
+        );
+      default:
+        return socketClosedError();
+    }
   }
 
   /** A fresh key per frame: it is consumed at once, but the user's function may keep the buffer it was given. */
@@ -431,7 +461,7 @@ export class Framer implements FanoutTarget {
     owned = false,
   ): void {
     if (this.destroyed) {
-      if (cb) process.nextTick(cb, socketClosedError());
+      if (cb) process.nextTick(cb, this.closedError());
       return;
     }
     const length = payload.length;

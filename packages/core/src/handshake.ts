@@ -112,7 +112,7 @@ export function validateUpgradeRequest(req: IncomingMessage): UpgradeRequestInfo
   const versionHeader = headerValue(req, 'sec-websocket-version')?.trim();
   // A missing version is a malformed request (RFC 6455 §4.2.1); an unsupported one gets 426 (§4.2.2).
   if (versionHeader === undefined || versionHeader === '') {
-    return new HandshakeError(400, 'Missing Sec-WebSocket-Version header');
+    return new HandshakeError(400, 'Missing or invalid Sec-WebSocket-Version header');
   }
   if (versionHeader !== '13' && versionHeader !== '8') {
     return new HandshakeError(426, 'Unsupported Sec-WebSocket-Version', {
@@ -158,7 +158,9 @@ export function validateConnectRequest(headers: IncomingHttpHeaders): UpgradeReq
     return new HandshakeError(400, 'Missing :scheme, :path or :authority pseudo-header');
   }
   const version = single(headers['sec-websocket-version'])?.trim();
-  if (version === undefined || version === '') return new HandshakeError(400, 'Missing Sec-WebSocket-Version header');
+  if (version === undefined || version === '') {
+    return new HandshakeError(400, 'Missing or invalid Sec-WebSocket-Version header');
+  }
   // Version 8 predates RFC 6455 and has no HTTP/2 binding.
   if (version !== '13') {
     return new HandshakeError(426, 'Unsupported Sec-WebSocket-Version', { 'Sec-WebSocket-Version': '13' });

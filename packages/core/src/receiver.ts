@@ -9,7 +9,7 @@
  * is asked to stop reading its transport; it is asked to resume once they drain below that.
  */
 import type { BinaryType } from './constants.js';
-import { Opcode, isValidCloseCode } from './constants.js';
+import { EMPTY_BUFFER, Opcode, isValidCloseCode } from './constants.js';
 import { WebSocketError, protocolError } from './errors.js';
 import { FrameParser, type FrameSink } from './frame-parser.js';
 import { MessageBuffer } from './message-buffer.js';
@@ -59,7 +59,8 @@ export interface ReceiverOptions {
   maxBufferedChunks?: number;
 }
 
-const EMPTY: Buffer = Buffer.alloc(0);
+// Empty payloads and reasons are ws's shared empty buffer, as users comparing with it expect.
+const EMPTY: Buffer = EMPTY_BUFFER;
 
 function invalidUtf8Error(): WebSocketError {
   return new WebSocketError('WS_ERR_INVALID_UTF8', 1007, 'Invalid WebSocket frame: invalid UTF-8 sequence');
@@ -255,7 +256,7 @@ export class Receiver implements FrameSink {
     const check = !this.messageBinary && this.validateUtf8 && !validated;
     if (fin && !this.inMessage) {
       if (check && !isValidUtf8(data)) return this.invalidUtf8();
-      this.deliver(data);
+      this.deliver(data.length === 0 ? EMPTY : data);
       return;
     }
     // Checked as the bytes arrive, so bad text fails before the rest of the message is awaited.
@@ -274,7 +275,8 @@ export class Receiver implements FrameSink {
       this.dispatch(frames, true);
       return;
     }
-    this.deliver(pieces.take());
+    const message = pieces.take();
+    this.deliver(message.length === 0 ? EMPTY : message);
   }
 
   private deliver(data: Buffer): void {

@@ -10,7 +10,6 @@ import type { EventEmitter } from 'node:events';
 import { Duplex, type DuplexOptions } from 'node:stream';
 
 const CONNECTING = 0;
-const OPEN = 1;
 const CLOSED = 3;
 
 /** The part of a `ws`-compatible WebSocket the stream uses. */
@@ -92,7 +91,8 @@ export function createWebSocketStream(ws: StreamableWebSocket, options: DuplexOp
     autoDestroy: false,
     emitClose: false,
     read(): void {
-      if (ws.readyState === OPEN && ws.isPaused) ws.resume();
+      // Also while CLOSING: the peer's close frame may wait behind the data we stopped reading.
+      if (ws.isPaused) ws.resume();
     },
     write(chunk: unknown, _encoding: BufferEncoding, callback: WriteCallback): void {
       whenOpen(() => send(chunk, callback));

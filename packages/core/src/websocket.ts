@@ -172,6 +172,7 @@ const FLAG_BITS = {
   socketGone: 64,
   closeEmitted: 128,
   inputAbandoned: 256,
+  closeDeferred: 512,
 } as const;
 
 /** Automatic pongs handed to the framer and not yet written out (ws: pending auto pongs). */
@@ -228,6 +229,8 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
   declare private closeEmitted: boolean;
   /** Set when the peer reset the connection or we terminated it: held input is dropped, not parsed. */
   declare private inputAbandoned: boolean;
+  /** 'close' waits a tick: sends failed by the closing socket are called back first. */
+  declare private closeDeferred: boolean;
   private bufferedAfterClose = 0;
   /** Made on the first automatic pong. */
   private pongBacklog: PongBacklog | null = null;
@@ -484,6 +487,8 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     let options: SendOptions = {};
     if (typeof optionsOrCb === 'function') cb = optionsOrCb;
     else if (optionsOrCb) options = optionsOrCb;
+    // As ws: send() without data (undefined or null) sends an empty binary message.
+    if ((data as unknown) === undefined || (data as unknown) === null) data = EMPTY_BUFFER;
 
     if (this._readyState !== OPEN) {
       this.sendAfterClose(data, cb);
@@ -501,10 +506,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
         data.arrayBuffer().then(
           (buffer) =>
             done(() => framer.sendMessage(Buffer.from(buffer), { binary, fin, mask, compress, owned: true }, cb)),
-          (error: Error) => {
-            cb?.(error);
-            done();
-          },
+          (error: Error) => this.blobReadFailed(error, cb),
         );
       });
       return;
@@ -514,6 +516,24 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     const payload = toBuffer(data);
     if (this.dropIfOverLimit(payload.length, cb)) return;
     framer.sendMessage(payload, { binary, fin, mask, compress }, cb);
+  }
+
+  /**
+   * A Blob that cannot be read (a file changed since it was opened) fails its send and, as in ws, the
+   * connection: the callback gets the read error, the socket is ended without a close frame, 'error' carries
+   * the error (unless the connection closed already). Nothing queued after the Blob is sent.
+   */
+  private blobReadFailed(error: Error, cb: SendCallback | undefined): void {
+    process.nextTick(() => {
+      cb?.(error);
+      if (this._readyState === CLOSED) return;
+      if (this._readyState === OPEN) {
+        this._readyState = CLOSING;
+        this.armCloseTimer();
+      }
+      this.endSocket();
+      this.emitError(error);
+    });
   }
 
   /** Drops the connection (see dropSlowConsumer) when `bytes` more would pass maxBufferedAmount. */
@@ -588,10 +608,7 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       framer.sendLater(data.size, (done) => {
         data.arrayBuffer().then(
           (buffer) => done(() => framer.sendControl(opcode, Buffer.from(buffer), masked, cb)),
-          (error: Error) => {
-            cb?.(error);
-            done();
-          },
+          (error: Error) => this.blobReadFailed(error, cb),
         );
       });
       return;
@@ -727,6 +744,11 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
   /** @internal */
   emitClose(): void {
     if (this.closeEmitted) return;
+    if (this.closeDeferred) {
+      this.closeDeferred = false;
+      process.nextTick(() => this.emitClose());
+      return;
+    }
     this.closeEmitted = true;
     this._readyState = CLOSED;
     if (this.closeTimer) {
@@ -810,7 +832,8 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
   onCloseFrame(code: number, reason: Buffer): void {
     this.closeFrameReceived = true;
     this.closeCode = code;
-    this.closeReason = reason;
+    // An empty reason is the shared EMPTY_BUFFER, as in ws.
+    this.closeReason = reason.length === 0 ? EMPTY_BUFFER : reason;
     // Echo the peer's code and reason (RFC 6455 §5.5.1); a close without a code is answered without one.
     this.answerClose(code === 1005 ? EMPTY_BUFFER : closePayload(code, reason));
   }
@@ -847,7 +870,8 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
     this._readyState = CLOSING;
     const socket = this._socket!;
     this.bufferedAfterClose += (this.framer?.pendingBytes ?? 0) + socket.writableLength;
-    this.framer?.destroy();
+    // As ws: sends failed by the closing socket are called back (while CLOSING) before 'close'.
+    if (this.framer?.destroy()) this.closeDeferred = true;
     if (this.inputAbandoned) {
       this.receiver?.stop();
       this.emitClose();

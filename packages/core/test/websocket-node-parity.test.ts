@@ -153,7 +153,7 @@ describe('limits and timeouts', () => {
     for (let i = 0; i < 5; i++) b.send(Buffer.alloc(1000), { fin: i === 4 });
     const [codeB] = (await once(b, 'close')) as [number];
     expect(codeB).toBe(1009);
-    expect(errors).toEqual(['Frame exceeds the maximum payload size', 'Message exceeds the maximum payload size']);
+    expect(errors).toEqual(['Frame exceeds the maximum payload size', 'Max payload size exceeded']);
     await stop(wss);
   });
 

@@ -3,8 +3,11 @@
  * and against wskit: the same test, the same expectations.
  */
 import { once } from 'node:events';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Duplex } from 'node:stream';
 import * as ws from 'ws';
 import * as wskit from '@wskit/core';
@@ -340,7 +343,202 @@ describe.each(impls)('%s', (_name, { WebSocket, WebSocketServer, stream: createW
     expect(error.message).toBe(message);
   });
 
+  // ─── Found by running ws's own test suite against wskit (see docs/migrating-from-ws.md) ───────────────
+
+  test('send() without data sends an empty binary message', async () => {
+    const { client: c, peer } = await pair();
+    const message = once(peer, 'message');
+    (c.send as (data?: unknown) => void)();
+    const [data, isBinary] = (await message) as [Buffer, boolean];
+    expect(isBinary).toBe(true);
+    expect(Buffer.isBuffer(data) && data.length).toBe(0);
+  });
+
+  test("a message over maxPayload fails with ws's error text and code", async () => {
+    const { client: c, peer } = await pair({ maxPayload: 1024 });
+    const failed = new Promise<Error & { code?: string }>((resolve) => peer.on('error', resolve));
+    c.send(Buffer.alloc(2048));
+    const error = await failed;
+    expect(error).toBeInstanceOf(RangeError);
+    expect(error.code).toBe('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
+    expect(error.message).toBe('Max payload size exceeded');
+    const [code] = await closeOf(c);
+    expect(code).toBe(1009);
+  });
+
+  test('an upgrade request without Sec-WebSocket-Version gets 400 and the text ws gives', async () => {
+    const { url } = await server();
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.get(url.replace('ws:', 'http:'), {
+        headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+      });
+      req.on('response', resolve);
+      req.on('error', reject);
+    });
+    let body = '';
+    for await (const chunk of res) body += String(chunk);
+    expect(res.statusCode).toBe(400);
+    expect(body).toBe('Missing or invalid Sec-WebSocket-Version header');
+  });
+
+  test('a Blob that cannot be read fails its send and the connection', async () => {
+    const file = path.join(os.tmpdir(), `wskit-blob-${process.pid}-${Date.now()}.txt`);
+    fs.writeFileSync(file, 'x'.repeat(64));
+    cleanups.push(() => fs.rmSync(file, { force: true }));
+    const blob = await fs.openAsBlob(file);
+    // The file changes after the Blob was made: reading it fails with NotReadableError.
+    fs.writeFileSync(file, 'x'.repeat(32));
+    const { client: c } = await pair();
+    const errored = new Promise<Error>((resolve) => c.on('error', resolve));
+    const called = new Promise<Error | undefined>((resolve) => c.send(blob, (err) => resolve(err ?? undefined)));
+    const closed = closeOf(c);
+    const [sendError, error] = await Promise.all([called, errored]);
+    expect(sendError).toBe(error);
+    expect(error).toBeInstanceOf(DOMException);
+    expect(error.name).toBe('NotReadableError');
+    const [code] = await within(closed, 5000, 'close');
+    expect(code).toBe(1006);
+  });
+
+  test('terminate() while a Blob is read fails it and what follows it, in ws words', async () => {
+    const { client: c } = await pair();
+    const results: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      c.send(new Blob(['foo']), (err) => results.push(`${c.readyState} ${err?.message}`));
+      c.send('bar', (err) => {
+        results.push(`${c.readyState} ${err?.message}`);
+        resolve();
+      });
+    });
+    const closed = closeOf(c);
+    c.terminate();
+    await within(done, 5000, 'callbacks');
+    expect(results).toEqual([
+      '2 The socket was closed while the blob was being read',
+      '2 The socket was closed while the blob was being read',
+    ]);
+    await within(closed, 5000, 'close');
+  });
+
+  test("sends waiting for compression fail while CLOSING, before 'close', in ws words", async () => {
+    const { url } = await server({ perMessageDeflate: true });
+    const c = client(url, undefined, { perMessageDeflate: { threshold: 0 } });
+    await once(c, 'open');
+    const events: string[] = [];
+    c.send('foo', (err) => events.push(`${c.readyState} ${err?.message}`));
+    c.send('bar', (err) => events.push(`${c.readyState} ${err?.message}`));
+    c.on('close', () => events.push('close'));
+    const closed = closeOf(c);
+    c.terminate();
+    await within(closed, 5000, 'close');
+    await delay(10);
+    expect(events).toEqual([
+      '2 The socket was closed while data was being compressed',
+      '2 The socket was closed while data was being compressed',
+      'close',
+    ]);
+  });
+
+  test("close() after reading an 'unexpected-response' ends the attempt and leaves no connection open", async () => {
+    const httpServer = http.createServer();
+    httpServer.on('upgrade', (_req, socket) => {
+      socket.on('end', () => socket.end());
+      socket.write('HTTP/1.1 401 Unauthorized\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\nfoo');
+    });
+    httpServer.listen(0, '127.0.0.1');
+    await once(httpServer, 'listening');
+    const c = new WebSocket(`ws://127.0.0.1:${(httpServer.address() as AddressInfo).port}`);
+    const events: string[] = [];
+    c.on('error', (err) => events.push(err.message));
+    c.on('unexpected-response', (_req: http.ClientRequest, res: http.IncomingMessage) => {
+      let body = '';
+      res.on('data', (chunk) => (body += String(chunk)));
+      res.on('end', () => {
+        events.push(`${res.statusCode} ${body}`);
+        c.close();
+      });
+    });
+    await within(closeOf(c), 5000, 'close');
+    expect(events).toEqual(['401 foo', 'WebSocket was closed before the connection was established']);
+    // No connection of the attempt stays open (in a keep-alive pool, say): the server closes at once.
+    await within(new Promise((resolve) => httpServer.close(resolve)), 2000, 'server close');
+  });
+
+  test('a redirect to an invalid URL fails with a SyntaxError', async () => {
+    const httpServer = http.createServer();
+    httpServer.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 302 Found\r\nLocation: ws://\r\n\r\n'));
+    httpServer.listen(0, '127.0.0.1');
+    await once(httpServer, 'listening');
+    cleanups.push(() => new Promise((resolve) => httpServer.close(resolve)));
+    cleanups.push(() => httpServer.closeAllConnections());
+    const c = new WebSocket(`ws://127.0.0.1:${(httpServer.address() as AddressInfo).port}`, {
+      followRedirects: true,
+    });
+    const errored = new Promise<Error>((resolve) => c.on('error', resolve));
+    const closed = closeOf(c);
+    const error = await within(errored, 5000, 'error');
+    expect(error).toBeInstanceOf(SyntaxError);
+    expect(error.message).toBe('Invalid URL: ws://');
+    await within(closed, 5000, 'close');
+  });
+
+  test("a redirect to the same host sends the first URL's credentials again", async () => {
+    const target = new WebSocketServer({ noServer: true });
+    const httpServer = http.createServer();
+    let port = 0;
+    httpServer.on('upgrade', (req, socket, head) => {
+      if (req.url !== '/final') {
+        socket.end(`HTTP/1.1 302 Found\r\nLocation: ws://other:secret@127.0.0.1:${port}/final\r\n\r\n`);
+        return;
+      }
+      target.handleUpgrade(req, socket, head, (peer) => peer.send(String(req.headers.authorization)));
+    });
+    httpServer.listen(0, '127.0.0.1');
+    await once(httpServer, 'listening');
+    cleanups.push(() => new Promise((resolve) => httpServer.close(resolve)));
+    cleanups.push(() => httpServer.closeAllConnections());
+    port = (httpServer.address() as AddressInfo).port;
+    const c = client(`ws://user:pass@127.0.0.1:${port}/start`, undefined, { followRedirects: true });
+    const [data] = (await within(once(c, 'message'), 5000, 'message')) as [Buffer];
+    expect(data.toString()).toBe(`Basic ${Buffer.from('user:pass').toString('base64')}`);
+  });
+
+  test('event attributes are enumerable accessors of the event prototypes', async () => {
+    const { client: c, peer } = await pair();
+    const seen = new Promise<[object, object]>((resolve) => {
+      c.addEventListener('message', (message: object) => resolve([message, Object.getPrototypeOf(message)]));
+    });
+    peer.send('hi');
+    const [message, proto] = await seen;
+    const accessor = (target: object, name: string): [boolean, boolean] | undefined => {
+      for (let o: object | null = target; o !== null; o = Object.getPrototypeOf(o) as object | null) {
+        const d = Object.getOwnPropertyDescriptor(o, name);
+        if (d) return [d.enumerable === true, d.get !== undefined && d.set === undefined];
+      }
+      return undefined;
+    };
+    for (const name of ['data', 'type', 'target']) expect([name, accessor(proto, name)]).toEqual([name, [true, true]]);
+    expect(Object.keys(message)).toEqual([]);
+    const MessageEventClass = proto.constructor as new (type: string) => { data: unknown };
+    expect(new MessageEventClass('message').data).toBeNull();
+  });
+
   describe('createWebSocketStream', () => {
+    test('a stream paused on a full buffer and then ended can still close: resume() reads the close', async () => {
+      const { client: c, peer } = await pair();
+      const duplex = createWebSocketStream(c);
+      const received = once(c, 'message');
+      peer.send(Buffer.alloc(64 * 1024));
+      await received;
+      expect(c.isPaused).toBe(true);
+      const closed = once(duplex, 'close');
+      duplex.end();
+      await delay(10);
+      expect(c.readyState).toBe(WebSocket.CLOSING);
+      duplex.resume();
+      await within(closed, 5000, 'stream close');
+    });
+
     test('a write while CLOSING errors and destroys the stream', async () => {
       const { client: c } = await pair();
       const duplex = createWebSocketStream(c);
