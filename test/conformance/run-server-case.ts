@@ -16,6 +16,17 @@ export interface Observed {
 
 const QUIET_MS = 300;
 const CLOSE_WAIT_MS = 3000;
+/**
+ * Extra wait per MiB the row sends: a 16 MiB echo over a TLS HTTP/2 stream takes ~3 s alone, so under the
+ * full suite's load the plain 3 s ran out before the reply came (frame.*.16777216 over HTTP/2). Waits end
+ * as soon as their condition holds; only a slow run waits longer.
+ */
+const WAIT_MS_PER_MIB = 1000;
+
+function waitFor(row: ServerCase): number {
+  const bytes = [...(row.frames ?? []), ...(row.rest ?? [])].reduce((sum, frame) => sum + frame.length, 0);
+  return CLOSE_WAIT_MS + Math.ceil((bytes / (1024 * 1024)) * WAIT_MS_PER_MIB);
+}
 
 /** `expected` is the row's outcome for this implementation (the RFC's, or the control's deviation). */
 /** Opens the connection a row runs on: raw TCP by default; the HTTP/2 suite opens an extended CONNECT stream. */
@@ -39,6 +50,9 @@ export async function runServerCase(
     return observed;
   }
   const closeSeen = (): boolean => connection.closeFrame() !== undefined;
+  // One budget for the reply and the close: a missing reply still ends in a diff, not jest's 30 s timeout.
+  const deadline = Date.now() + waitFor(row);
+  const left = (): number => Math.max(CLOSE_WAIT_MS, deadline - Date.now());
   try {
     connection.write(row.frames ?? []);
     if (row.rest) {
@@ -49,12 +63,12 @@ export async function runServerCase(
       // The connection should stay open: wait for the expected replies, then close cleanly.
       const want = expected.events?.length ?? 0;
       const nonClose = (): number => toEvents(connection.frames).filter((e) => e.type !== 'close').length;
-      await connection.waitFor((c) => nonClose() >= want || c.closeFrame() !== undefined, CLOSE_WAIT_MS);
+      await connection.waitFor((c) => nonClose() >= want || c.closeFrame() !== undefined, left());
       // Give a wrongly extra reply a moment to show up before closing.
       await connection.waitFor(() => nonClose() > want || closeSeen(), want === 0 ? QUIET_MS : 50);
       if (!closeSeen()) connection.write(encodeFrame({ opcode: OP.close, mask: true, payload: closePayload(1000) }));
     }
-    await connection.waitFor((c) => c.tcpClosed, CLOSE_WAIT_MS);
+    await connection.waitFor((c) => c.tcpClosed, left());
     observed.tcpClosed = connection.tcpClosed;
     const events = toEvents(connection.frames);
     observed.events = events.filter((e) => e.type !== 'close').map(label);

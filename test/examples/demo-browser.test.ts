@@ -186,9 +186,34 @@ test('the heartbeat RTT reaches the panel', async () => {
   await until(page, `/ms$/.test(document.getElementById('rtt').textContent)`, 20_000);
 }, 40_000);
 
-// Skipped for this stop: in one full run its last page ('late') did not come online after the restart within
-// 30 s (it passed alone); to be diagnosed next session.
-test.skip('after a server restart every demo reconnects and delivers what was typed while offline', async () => {
+// Once, in a full run, the restart test's 'late' page never came online: a freshly restarted server under
+// load answered the page's session check (GET /me) between the name being typed and the click, and the
+// page wrote its suggestion (none: empty) over the typed name, so the required field blocked the login.
+test('a name typed before the session check answers is kept, and logs in', async () => {
+  const context = await browser.newContext();
+  contexts.push(context);
+  const page = await context.newPage();
+  page.setDefaultTimeout(UI_TIMEOUT);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route('**/koa/me', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto(`http://127.0.0.1:${demo.port}/koa/`);
+  await page.fill('#name', 'early');
+  const answered = page.waitForResponse('**/koa/me');
+  release();
+  await answered;
+  // Time for the page to read the answer (no session) and run what follows it.
+  await page.evaluate(`new Promise((resolve) => setTimeout(resolve, 300))`);
+  expect(await page.inputValue('#name')).toBe('early');
+  await page.click('#login-button');
+  await page.waitForSelector('#status.online');
+  expect(await page.textContent('#you')).toBe('early');
+}, 60_000);
+
+test('after a server restart every demo reconnects and delivers what was typed while offline', async () => {
   const pages = await Promise.all(INTEGRATIONS.map((id) => openPage(`/${id}/#restart`)));
   await Promise.all(pages.map(({ page }, i) => logIn(page, `r${i}`)));
   const { port } = demo;

@@ -321,6 +321,7 @@ fetch(`${base}/me`)
   .then((res) => res.json())
   .then((me) => {
     if (me.name) enterChat(me.name);
-    else $('name').value = localStorage.getItem('wskit-name') ?? '';
+    // Only into an empty field: whoever started typing before this answer came keeps what they typed.
+    else if (!$('name').value) $('name').value = localStorage.getItem('wskit-name') ?? '';
   })
   .catch(() => setStatus('offline', 'server unreachable'));

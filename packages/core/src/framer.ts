@@ -373,8 +373,9 @@ export class Framer implements FanoutTarget {
       callbacks.length === 0
         ? undefined
         : (error) => {
-            // Node reports a write cancelled by destroy() as a success; those bytes never left.
-            const result = error || !socket.destroyed ? error : this.closedError();
+            // A write cancelled by destroy() never left: Node 20 reports it as a success, Node 22 and later
+            // as libuv's ECANCELED. Either way the callback gets the same WS_ERR_SOCKET_CLOSED.
+            const result = isCancelledWrite(error, socket) ? this.closedError() : error;
             for (const cb of callbacks) cb(result);
           };
     if (socket.destroyed) {
@@ -553,6 +554,11 @@ export class Framer implements FanoutTarget {
 
 function flushFramer(framer: Framer): void {
   framer.flush();
+}
+
+function isCancelledWrite(error: Error | null | undefined, socket: Duplex): boolean {
+  if (error) return (error as NodeJS.ErrnoException).code === 'ECANCELED';
+  return socket.destroyed;
 }
 
 function socketClosedError(): Error {

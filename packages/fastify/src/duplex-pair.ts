@@ -5,6 +5,12 @@
  */
 import { Duplex } from 'node:stream';
 
+/**
+ * Each end buffers this much per direction before write() says stop. Set explicitly because Node's default
+ * changed (16 KiB up to Node 20, 64 KiB from Node 22), and TCP-like backpressure should not depend on it.
+ */
+export const PAIR_HIGH_WATER_MARK = 16 * 1024;
+
 class PairEnd extends Duplex {
   peer: PairEnd | null = null;
   /** The writer's callback, held while the peer's readable buffer is full (backpressure). */
@@ -12,7 +18,7 @@ class PairEnd extends Duplex {
 
   constructor() {
     // A half-closed peer is closed, as with a server-side net.Socket.
-    super({ allowHalfOpen: false });
+    super({ allowHalfOpen: false, highWaterMark: PAIR_HIGH_WATER_MARK });
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
