@@ -19,7 +19,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { WskitAdapter } from '@wskit/nest';
 import { TestAppModule } from '../packages/nest/test/test-app.js';
-import { selfSignedCert } from './helpers/h2.js';
+import { selfSignedCertificate } from './helpers/tls.js';
 
 const settings = { enableConnectProtocol: true };
 
@@ -58,7 +58,7 @@ describe('@wskit/fastify with http2: true', () => {
   const sessions = new Set<http2.Http2Session>();
 
   beforeAll(async () => {
-    app = Fastify({ http2: true, https: { ...selfSignedCert(), settings } } as unknown as Parameters<
+    app = Fastify({ http2: true, https: { ...selfSignedCertificate(), settings } } as unknown as Parameters<
       typeof Fastify
     >[0]) as unknown as FastifyInstance;
     (app.server as unknown as http2.Http2SecureServer).on('session', (s) => sessions.add(s));
@@ -130,7 +130,7 @@ describe('@wskit/koa on http2.createSecureServer(app.callback())', () => {
       ctx.body = 'page body';
     });
     app.use(router.routes());
-    server = http2.createSecureServer({ ...selfSignedCert(), settings }, app.callback());
+    server = http2.createSecureServer({ ...selfSignedCertificate(), settings }, app.callback());
     server.on('session', (s) => sessions.add(s));
     ws.attach(server);
     server.listen(0, '127.0.0.1');
@@ -167,7 +167,7 @@ describe('@wskit/nest on the Fastify platform with http2', () => {
   beforeAll(async () => {
     const adapter = new FastifyAdapter({
       http2: true,
-      https: { ...selfSignedCert(), settings },
+      https: { ...selfSignedCertificate(), settings },
     } as ConstructorParameters<typeof FastifyAdapter>[0]);
     app = await NestFactory.create(TestAppModule, adapter, { logger: false });
     app.useWebSocketAdapter(new WskitAdapter(app, { shutdownTimeout: 500 }));

@@ -9,7 +9,8 @@ import { once } from 'node:events';
 import * as http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from '@wskit/core';
-import { h2Session, openStream, selfSignedCert } from '../helpers/h2.js';
+import { h2Session, openStream } from '../helpers/h2.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
 import { RawConnection, type RawClientOptions } from '../helpers/raw-peer.js';
 import { DEFAULT_MAX_PAYLOAD, serverCases, type ServerCase, type ServerOutcome } from './server-cases.js';
 import { comparable, expectedComparable, runServerCase, type CaseConnector } from './run-server-case.js';
@@ -42,7 +43,7 @@ async function startServer(options: {
 }): Promise<{ port: number; close: () => Promise<void> }> {
   // The 16 MiB rows echo more than Node's default per-session budget (maxSessionMemory, 10 MB) holds.
   const server = http2.createSecureServer({
-    ...selfSignedCert(),
+    ...selfSignedCertificate(),
     settings: { enableConnectProtocol: true },
     maxSessionMemory: 256,
   });

@@ -6,9 +6,10 @@
 import { once } from 'node:events';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { WebSocketServer } from '@wskit/core';
-import { selfSignedCert } from '../helpers/h2.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>wskit h2</title><script>
 window.run = async () => {
@@ -37,19 +38,7 @@ window.run = async () => {
 let browser: Browser;
 
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-    ],
-  });
+  browser = await launchChromium();
 }, 30_000);
 
 afterAll(async () => {
@@ -59,7 +48,7 @@ afterAll(async () => {
 test('page and WebSocket share one HTTP/2 connection; text, binary and compressed messages echo', async () => {
   const pageSessions: http2.Http2Session[] = [];
   const server = http2.createSecureServer(
-    { ...selfSignedCert(), settings: { enableConnectProtocol: true } },
+    { ...selfSignedCertificate(), settings: { enableConnectProtocol: true } },
     (req, res) => {
       if (req.url === '/') pageSessions.push(req.stream.session!);
       res.writeHead(req.url === '/' ? 200 : 404, { 'content-type': 'text/html; charset=utf-8' });

@@ -8,7 +8,8 @@ import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { WebSocket as WsClient } from 'ws';
 import { WebSocket, WebSocketServer, type ServerOptions } from '@wskit/core';
-import { h2Session, openStream, selfSignedCert } from '../../../test/helpers/h2.js';
+import { h2Session, openStream } from '../../../test/helpers/h2.js';
+import { selfSignedCertificate } from '../../../test/helpers/tls.js';
 import { closeOf, errorOf, opened, within } from './helpers.js';
 
 interface H2Fixture {
@@ -23,7 +24,7 @@ async function h2Server(
   options: Omit<ServerOptions, 'server' | 'port' | 'noServer'> = {},
   requestHandler?: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
 ): Promise<H2Fixture> {
-  const server = http2.createSecureServer({ ...selfSignedCert(), settings: { enableConnectProtocol: true } });
+  const server = http2.createSecureServer({ ...selfSignedCertificate(), settings: { enableConnectProtocol: true } });
   if (requestHandler) server.on('request', requestHandler);
   let sessions = 0;
   const open = new Set<http2.ServerHttp2Session>();
@@ -194,7 +195,7 @@ describe('server on an HTTP/2 server', () => {
 
   test('allowHTTP1: HTTP/1.1 clients upgrade on the same server and reach the same WebSocketServer', async () => {
     const server = http2.createSecureServer({
-      ...selfSignedCert(),
+      ...selfSignedCertificate(),
       allowHTTP1: true,
       settings: { enableConnectProtocol: true },
     });
@@ -227,7 +228,7 @@ describe('server on an HTTP/2 server', () => {
   });
 
   test("noServer: handleStream takes streams from the application's own stream handler", async () => {
-    const server = http2.createSecureServer({ ...selfSignedCert(), settings: { enableConnectProtocol: true } });
+    const server = http2.createSecureServer({ ...selfSignedCertificate(), settings: { enableConnectProtocol: true } });
     const wss = new WebSocketServer({ noServer: true });
     server.on('stream', (stream, headers) => {
       if (headers[':method'] !== 'CONNECT') {
@@ -352,7 +353,7 @@ describe('wskit client over HTTP/2', () => {
 
   test('refusals and servers without extended CONNECT fail the handshake with a clear error', async () => {
     const f = await h2Server({ verifyClient: () => false });
-    const plain = http2.createSecureServer(selfSignedCert());
+    const plain = http2.createSecureServer(selfSignedCertificate());
     plain.listen(0, '127.0.0.1');
     await once(plain, 'listening');
     try {
