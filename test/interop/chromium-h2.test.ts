@@ -55,10 +55,12 @@ test('page and WebSocket share one HTTP/2 connection; text, binary and compresse
       res.end(req.url === '/' ? PAGE : '');
     },
   );
+  let tcpConnections = 0;
   let tlsConnections = 0;
   let sessions = 0;
   const open = new Set<http2.ServerHttp2Session>();
-  // Chromium may open a speculative spare TCP connection; connections that completed TLS are counted.
+  // Chromium may open a speculative spare TCP connection: TCP accepts and completed TLS handshakes are both counted.
+  server.on('connection', () => tcpConnections++);
   server.on('secureConnection', () => tlsConnections++);
   server.on('session', (session) => {
     sessions++;
@@ -78,6 +80,7 @@ test('page and WebSocket share one HTTP/2 connection; text, binary and compresse
     const page = await context.newPage();
     const response = await page.goto(`https://127.0.0.1:${port}/`);
     expect(response?.status()).toBe(200);
+    const tcpBeforeSocket = tcpConnections;
     const report = (await page.evaluate('window.run()')) as {
       protocol: string;
       extensions: string;
@@ -92,6 +95,10 @@ test('page and WebSocket share one HTTP/2 connection; text, binary and compresse
     // The WebSocket rode on the session (and so the TCP connection) that served the page.
     expect(pageSessions).toHaveLength(1);
     expect(seen[0]!.session).toBe(pageSessions[0]);
+    // Accepted connections: the WebSocket opened no TCP connection of its own (none was accepted while it
+    // ran), and only one connection ever completed TLS; Chromium's speculative spare socket, opened
+    // with the page's (2 TCP accepts measured), never sends a ClientHello.
+    expect(tcpConnections).toBe(tcpBeforeSocket);
     expect({ tlsConnections, sessions }).toEqual({ tlsConnections: 1, sessions: 1 });
   } finally {
     await context.close();
