@@ -45,7 +45,9 @@ export interface ClientOptions extends Omit<https.RequestOptions, 'headers' | 't
   /**
    * Connect over HTTP/2 (RFC 8441 extended CONNECT) instead of an HTTP/1.1 upgrade: true shares one
    * session per origin between sockets; a ClientHttp2Session is used as given (and left open).
-   * The server must advertise SETTINGS_ENABLE_CONNECT_PROTOCOL, or the connection fails.
+   * A requirement, not a preference: a server without h2 or SETTINGS_ENABLE_CONNECT_PROTOCOL fails the
+   * socket with Http2ConnectError (no fallback to HTTP/1.1); options with no HTTP/2 form (agent,
+   * finishRequest, createConnection, socketPath, protocolVersion 8, ws+unix:) throw Http2UnsupportedError.
    */
   http2?: boolean | ClientHttp2Session;
 }

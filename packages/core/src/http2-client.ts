@@ -114,9 +114,9 @@ interface SessionState {
   /** Sockets connecting or open on the session (a pooled session closes when none is left). */
   users: number;
   pooled: boolean;
-  /** Sockets waiting for the SETTINGS; the function that removes the session listeners they share. */
+  /** Sockets waiting for the SETTINGS; settles them all (null: go on) and removes the listeners they share. */
   waiters: Set<(error: Error | null) => void>;
-  stopWaiting: (() => void) | null;
+  stopWaiting: ((error: Error | null) => void) | null;
 }
 
 const states = new WeakMap<http2.ClientHttp2Session, SessionState>();
@@ -141,6 +141,9 @@ function poolKey(origin: string, options: http2.SecureClientSessionOptions): str
   return parts.join('|');
 }
 
+const disabled = (): Error =>
+  new Http2ConnectError('The server does not accept WebSockets over HTTP/2 (no SETTINGS_ENABLE_CONNECT_PROTOCOL)');
+
 function track(session: http2.ClientHttp2Session, pooled: boolean): SessionState {
   let state = states.get(session);
   if (state) return state;
@@ -152,6 +155,19 @@ function track(session: http2.ClientHttp2Session, pooled: boolean): SessionState
   });
   // A session the caller made may have had its SETTINGS already (the event is not repeated).
   if (!pooled && session.remoteSettings?.enableConnectProtocol) s.settings = 'enabled';
+  else if (!pooled && !session.connecting && !session.closed && !session.destroyed) {
+    // Connected, but did its SETTINGS arrive without extended CONNECT, or not yet? Node cannot tell (it shows
+    // defaults until then). A PING answers: the server's SETTINGS precede its PING ack on the connection.
+    try {
+      session.ping((error) => {
+        if (error || s.settings !== 'pending') return;
+        s.settings = session.remoteSettings.enableConnectProtocol ? 'enabled' : 'disabled';
+        s.stopWaiting?.(s.settings === 'enabled' ? null : disabled());
+      });
+    } catch {
+      // Too many unanswered pings: the 'remoteSettings' event (or handshakeTimeout) decides.
+    }
+  }
   return state;
 }
 
@@ -170,9 +186,6 @@ function sharedSession(url: URL, options: http2.SecureClientSessionOptions): htt
   });
   return session;
 }
-
-const disabled = (): Error =>
-  new Http2ConnectError('The server does not accept WebSockets over HTTP/2 (no SETTINGS_ENABLE_CONNECT_PROTOCOL)');
 
 /**
  * Calls back once extended CONNECT may be used on the session, or with the reason it cannot; returns
@@ -215,13 +228,13 @@ function whenConnectEnabled(
     session.on('remoteSettings', onSettings);
     session.on('close', onClose);
     session.on('error', onError);
-    state.stopWaiting = () => flush(null);
+    state.stopWaiting = flush;
   }
   waiters.add(cb);
   return () => {
     waiters.delete(cb);
     // The last waiter gone: the session listeners go too (a caller's session keeps no 'error' listener of ours).
-    if (waiters.size === 0) state.stopWaiting?.();
+    if (waiters.size === 0) state.stopWaiting?.(null);
   };
 }
 

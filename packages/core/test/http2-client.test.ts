@@ -229,6 +229,36 @@ describe('servers that cannot take a WebSocket over HTTP/2', () => {
     }
   });
 
+  test("a caller's session whose SETTINGS already came, with or without extended CONNECT, is told apart", async () => {
+    const plain = http2.createSecureServer(selfSignedCertificate());
+    plain.listen(0, '127.0.0.1');
+    await once(plain, 'listening');
+    const enabled = await h2Server();
+    const settled = async (port: number): Promise<http2.ClientHttp2Session> => {
+      const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+      await once(session, 'remoteSettings');
+      return session;
+    };
+    const [without, withConnect] = await Promise.all([
+      settled((plain.address() as AddressInfo).port),
+      settled(enabled.port),
+    ]);
+    try {
+      // Not left to handshakeTimeout: a PING tells that the SETTINGS are already in.
+      const started = Date.now();
+      const refused = connect(enabled.port, '/', { http2: without, handshakeTimeout: 5000 });
+      const error = await within(errorOf(refused), 4000, 'settled session without extended CONNECT');
+      expect(error).toBeInstanceOf(Http2ConnectError);
+      expect(Date.now() - started).toBeLessThan(2000);
+      const accepted = connect(enabled.port, '/', { http2: withConnect });
+      expect(await openAndClose(accepted)).toBe('at /');
+    } finally {
+      without.close();
+      withConnect.close();
+      plain.close();
+    }
+  });
+
   test('an HTTPS server without h2 (ALPN): Http2ConnectError with the TLS alert as its cause', async () => {
     const server = https.createServer(selfSignedCertificate());
     server.listen(0, '127.0.0.1');
