@@ -281,7 +281,9 @@ export function connectHttp2(ws: WebSocket, request: Http2ConnectRequest, opened
     timer = setTimeout(() => fail('Opening handshake has timed out'), request.handshakeTimeout);
     timer.unref?.();
   }
-  const stopWaiting = whenConnectEnabled(session, state, (error) => {
+  // Assigned below; whenConnectEnabled may call back at once (a session known closed or disabled).
+  let stopWaiting: () => void = () => {};
+  stopWaiting = whenConnectEnabled(session, state, (error) => {
     if (settled) return;
     if (error) return fail(error.message, error);
     open();

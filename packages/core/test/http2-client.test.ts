@@ -462,4 +462,62 @@ describe('sessions (what stands in for an agent over HTTP/2)', () => {
       process.off('warning', onWarning);
     }
   });
+
+  test('TLS options that are objects (ca) key the pool by identity: the same ca shares a session', async () => {
+    const f = await h2Server();
+    const { cert } = selfSignedCertificate();
+    const sockets = [1, 2].map(() => new WebSocket(`wss://127.0.0.1:${f.port}/`, { http2: true, ca: cert }));
+    await within(Promise.all(sockets.map(opened)), 10_000, 'open with ca');
+    expect(f.sessions()).toBe(1);
+    for (const ws of sockets) ws.close();
+    await Promise.all(sockets.map(closeOf));
+  });
+
+  test('close() while waiting for the SETTINGS: the socket fails at once, its pooled session closes', async () => {
+    const f = await h2Server();
+    const ws = connect(f.port);
+    const closed = closeOf(ws);
+    const error = errorOf(ws);
+    ws.close();
+    expect((await error).message).toBe('WebSocket was closed before the connection was established');
+    expect((await closed)[0]).toBe(1006);
+    // The session it was waiting on was closed with it (no socket left): none stays open at the server.
+    await within(
+      new Promise<void>((resolve) => {
+        const check = (): void => (f.openSessions() === 0 ? resolve() : void setTimeout(check, 20));
+        setTimeout(check, 100);
+      }),
+      10_000,
+      'pooled session closes',
+    );
+    expect(await openAndClose(connect(f.port))).toBe('at /');
+  });
+
+  test('a session known to refuse extended CONNECT fails the next socket at once too', async () => {
+    const plain = http2.createSecureServer(selfSignedCertificate());
+    plain.listen(0, '127.0.0.1');
+    await once(plain, 'listening');
+    const session = http2.connect(`https://127.0.0.1:${(plain.address() as AddressInfo).port}`, {
+      rejectUnauthorized: false,
+    });
+    try {
+      const first = connect(0, '/', { http2: session });
+      expect(await errorOf(first)).toBeInstanceOf(Http2ConnectError);
+      // The session's state is known now: the callback comes synchronously, inside the constructor.
+      const second = connect(0, '/', { http2: session });
+      expect(await errorOf(second)).toBeInstanceOf(Http2ConnectError);
+    } finally {
+      session.close();
+      plain.close();
+    }
+  });
+
+  test('a closed session passed by the caller fails the socket', async () => {
+    const f = await h2Server();
+    const session = http2.connect(`https://127.0.0.1:${f.port}`, { rejectUnauthorized: false });
+    session.on('error', () => {});
+    session.close();
+    const error = await errorOf(connect(f.port, '/', { http2: session }));
+    expect(error.message).toBe('The HTTP/2 session is closed');
+  });
 });
