@@ -19,7 +19,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { WskitAdapter } from '@wskit/nest';
 import { TestAppModule } from '../packages/nest/test/test-app.js';
-import { selfSignedCert } from './helpers/h2.js';
+import { selfSignedCertificate } from './helpers/tls.js';
 
 const settings = { enableConnectProtocol: true };
 
@@ -58,7 +58,7 @@ describe('@wskit/fastify with http2: true', () => {
   const sessions = new Set<http2.Http2Session>();
 
   beforeAll(async () => {
-    app = Fastify({ http2: true, https: { ...selfSignedCert(), settings } } as unknown as Parameters<
+    app = Fastify({ http2: true, https: { ...selfSignedCertificate(), settings } } as unknown as Parameters<
       typeof Fastify
     >[0]) as unknown as FastifyInstance;
     (app.server as unknown as http2.Http2SecureServer).on('session', (s) => sessions.add(s));
@@ -130,7 +130,7 @@ describe('@wskit/koa on http2.createSecureServer(app.callback())', () => {
       ctx.body = 'page body';
     });
     app.use(router.routes());
-    server = http2.createSecureServer({ ...selfSignedCert(), settings }, app.callback());
+    server = http2.createSecureServer({ ...selfSignedCertificate(), settings }, app.callback());
     server.on('session', (s) => sessions.add(s));
     ws.attach(server);
     server.listen(0, '127.0.0.1');
@@ -159,6 +159,58 @@ describe('@wskit/koa on http2.createSecureServer(app.callback())', () => {
   });
 });
 
+describe('@wskit/koa on HTTP/2 without attach(server): attached by the first ordinary request', () => {
+  let server: http2.Http2SecureServer;
+  let port: number;
+  let ws: ReturnType<typeof koaWebSocket>;
+  const sessions = new Set<http2.Http2Session>();
+
+  beforeAll(async () => {
+    const app = new Koa();
+    app.silent = true;
+    ws = koaWebSocket();
+    app.use(ws);
+    app.use(async (ctx) => {
+      if (!ctx.ws) {
+        ctx.body = `page ${ctx.req.httpVersion}`;
+        return;
+      }
+      (await ctx.ws()).send(`socket ${ctx.path}`);
+    });
+    server = http2.createSecureServer({ ...selfSignedCertificate(), settings }, app.callback());
+    server.on('session', (s) => sessions.add(s));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    await ws.close({ timeout: 200 });
+    for (const s of sessions) s.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  test("a WebSocket before any request gets Node's 405; after a page load on the server, WebSockets open", async () => {
+    // Node's compat layer answers CONNECT itself (never calling app.callback()) until a listener exists.
+    expect(await outcome(connect(port, '/early'))).toBe('Unexpected server response: 405');
+    // The page a browser loads first: its request reaches the middleware, which attaches to the server.
+    const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+    try {
+      const page = session.request({ ':path': '/' });
+      let body = '';
+      page.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      await once(page, 'end');
+      expect(body).toBe('page 2.0');
+      // On the page's own session (as Chromium does), and on a new one.
+      const onPageSession = new WebSocket(`wss://127.0.0.1:${port}/same`, { http2: session });
+      expect(await outcome(onPageSession)).toBe('message socket /same');
+      expect(await outcome(connect(port, '/fresh'))).toBe('message socket /fresh');
+    } finally {
+      session.close();
+    }
+  });
+});
+
 describe('@wskit/nest on the Fastify platform with http2', () => {
   let app: INestApplication;
   let port: number;
@@ -167,7 +219,7 @@ describe('@wskit/nest on the Fastify platform with http2', () => {
   beforeAll(async () => {
     const adapter = new FastifyAdapter({
       http2: true,
-      https: { ...selfSignedCert(), settings },
+      https: { ...selfSignedCertificate(), settings },
     } as ConstructorParameters<typeof FastifyAdapter>[0]);
     app = await NestFactory.create(TestAppModule, adapter, { logger: false });
     app.useWebSocketAdapter(new WskitAdapter(app, { shutdownTimeout: 500 }));

@@ -5,7 +5,8 @@
  */
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { WebSocket } from 'ws';
 import { ensureBuilt } from '../helpers/built.js';
 import { startPeer, type Peer } from '../helpers/child.js';
@@ -22,21 +23,7 @@ const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   for (const name of ['express', 'fastify', 'koa', 'nest'] as const) ensureBuilt(name);
-  [browser, demo] = await Promise.all([
-    chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    }),
-    startPeer(process.execPath, [script, '--port', '0'], 30_000),
-  ]);
+  [browser, demo] = await Promise.all([launchChromium(), startPeer(process.execPath, [script, '--port', '0'], 30_000)]);
 }, 90_000);
 
 afterAll(async () => {

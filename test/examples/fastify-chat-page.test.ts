@@ -1,6 +1,7 @@
 /** examples/fastify-chat's page in Chromium: joining twice replaces the socket, so a message shows once. */
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { ensureBuilt } from '../helpers/built.js';
 import { startPeer, type Peer } from '../helpers/child.js';
 
@@ -10,10 +11,7 @@ let app: Peer;
 beforeAll(async () => {
   ensureBuilt('fastify');
   [browser, app] = await Promise.all([
-    chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    }),
+    launchChromium(),
     startPeer(
       process.execPath,
       [join(__dirname, '..', '..', 'examples', 'fastify-chat', 'index.mjs'), '--port', '0'],

@@ -1,56 +1,8 @@
 /**
- * HTTP/2 test peers for RFC 8441: a self-signed certificate (openssl CLI), a client session that waits
- * for the server's SETTINGS, and a raw extended CONNECT whose stream carries hand-made frames.
+ * HTTP/2 test peers for RFC 8441: a client session that waits for the server's SETTINGS, and a raw
+ * extended CONNECT whose stream carries hand-made frames. The certificate is test/helpers/tls.ts's.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http2 from 'node:http2';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
-export interface Certificate {
-  key: string;
-  cert: string;
-}
-
-let cached: Certificate | undefined;
-
-/** A key and self-signed certificate for localhost / 127.0.0.1 (made once per test file). */
-export function selfSignedCert(): Certificate {
-  if (cached) return cached;
-  const dir = mkdtempSync(join(tmpdir(), 'wskit-cert-'));
-  try {
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '2',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    cached = { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') };
-    return cached;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** A client session whose peer SETTINGS have arrived (so extended CONNECT may be used). */
 export async function h2Session(port: number): Promise<http2.ClientHttp2Session> {

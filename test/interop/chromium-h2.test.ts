@@ -6,9 +6,10 @@
 import { once } from 'node:events';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { WebSocketServer } from '@wskit/core';
-import { selfSignedCert } from '../helpers/h2.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>wskit h2</title><script>
 window.run = async () => {
@@ -37,19 +38,7 @@ window.run = async () => {
 let browser: Browser;
 
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-    ],
-  });
+  browser = await launchChromium();
 }, 30_000);
 
 afterAll(async () => {
@@ -59,17 +48,19 @@ afterAll(async () => {
 test('page and WebSocket share one HTTP/2 connection; text, binary and compressed messages echo', async () => {
   const pageSessions: http2.Http2Session[] = [];
   const server = http2.createSecureServer(
-    { ...selfSignedCert(), settings: { enableConnectProtocol: true } },
+    { ...selfSignedCertificate(), settings: { enableConnectProtocol: true } },
     (req, res) => {
       if (req.url === '/') pageSessions.push(req.stream.session!);
       res.writeHead(req.url === '/' ? 200 : 404, { 'content-type': 'text/html; charset=utf-8' });
       res.end(req.url === '/' ? PAGE : '');
     },
   );
+  let tcpConnections = 0;
   let tlsConnections = 0;
   let sessions = 0;
   const open = new Set<http2.ServerHttp2Session>();
-  // Chromium may open a speculative spare TCP connection; connections that completed TLS are counted.
+  // Chromium may open a speculative spare TCP connection: TCP accepts and completed TLS handshakes are both counted.
+  server.on('connection', () => tcpConnections++);
   server.on('secureConnection', () => tlsConnections++);
   server.on('session', (session) => {
     sessions++;
@@ -89,6 +80,7 @@ test('page and WebSocket share one HTTP/2 connection; text, binary and compresse
     const page = await context.newPage();
     const response = await page.goto(`https://127.0.0.1:${port}/`);
     expect(response?.status()).toBe(200);
+    const tcpBeforeSocket = tcpConnections;
     const report = (await page.evaluate('window.run()')) as {
       protocol: string;
       extensions: string;
@@ -103,6 +95,10 @@ test('page and WebSocket share one HTTP/2 connection; text, binary and compresse
     // The WebSocket rode on the session (and so the TCP connection) that served the page.
     expect(pageSessions).toHaveLength(1);
     expect(seen[0]!.session).toBe(pageSessions[0]);
+    // Accepted connections: the WebSocket opened no TCP connection of its own (none was accepted while it
+    // ran), and only one connection ever completed TLS; Chromium's speculative spare socket, opened
+    // with the page's (2 TCP accepts measured), never sends a ClientHello.
+    expect(tcpConnections).toBe(tcpBeforeSocket);
     expect({ tlsConnections, sessions }).toEqual({ tlsConnections: 1, sessions: 1 });
   } finally {
     await context.close();

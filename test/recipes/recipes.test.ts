@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket as WsClient, WebSocketServer as WsServer } from 'ws';
 import { ensureBuilt } from '../helpers/built.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
 
 const root = join(__dirname, '..', '..');
 const readme = readFileSync(join(root, 'node_modules', 'ws', 'README.md'), 'utf8');
@@ -163,28 +164,11 @@ let cert: { cert: string; key: string };
 beforeAll(() => {
   ensureBuilt('core');
   mkdirSync(runDir, { recursive: true });
+  // The recipes' child processes read the shared test certificate from files.
   const dir = mkdtempSync(join(tmpdir(), 'wskit-recipe-tls-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore', timeout: 10_000 },
-  );
+  const made = selfSignedCertificate();
+  writeFileSync(join(dir, 'cert.pem'), made.cert);
+  writeFileSync(join(dir, 'key.pem'), made.key);
   cert = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
 }, 120_000);
 

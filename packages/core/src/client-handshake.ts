@@ -15,7 +15,7 @@ import { formatExtensions, parseExtensions } from './extension-header.js';
 import { acceptKey, isToken } from './handshake.js';
 import { PerMessageDeflate, type PerMessageDeflateOptions } from './permessage-deflate.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
-import { connectHttp2 } from './http2-client.js';
+import { connectHttp2, http2Response, http2Unsupported } from './http2-client.js';
 import type { WebSocket } from './websocket.js';
 
 // Clients share one heartbeat engine (one timer) per interval/timeout pair.
@@ -45,7 +45,9 @@ export interface ClientOptions extends Omit<https.RequestOptions, 'headers' | 't
   /**
    * Connect over HTTP/2 (RFC 8441 extended CONNECT) instead of an HTTP/1.1 upgrade: true shares one
    * session per origin between sockets; a ClientHttp2Session is used as given (and left open).
-   * The server must advertise SETTINGS_ENABLE_CONNECT_PROTOCOL, or the connection fails.
+   * A requirement, not a preference: a server without h2 or SETTINGS_ENABLE_CONNECT_PROTOCOL fails the
+   * socket with Http2ConnectError (no fallback to HTTP/1.1); options with no HTTP/2 form (agent,
+   * finishRequest, createConnection, socketPath, protocolVersion 8, ws+unix:) throw Http2UnsupportedError.
    */
   http2?: boolean | ClientHttp2Session;
 }
@@ -142,8 +144,10 @@ export function connectClient(
   const hostKey = isUnix ? `unix:${url.pathname.split(':')[0]}` : url.host;
   const hostChanged = attempt.redirects > 0 && attempt.originalHost !== hostKey;
   // As in ws, a 'redirect' listener takes that decision over (it sees the new request before it is sent).
+  // Over HTTP/2 'redirect' is not emitted (it carries a ClientRequest), so no listener takes it over there.
   const stripCredentials =
-    ws.listenerCount('redirect') === 0 && (hostChanged || (attempt.redirects > 0 && attempt.originalSecure && !secure));
+    (settings.http2 !== undefined && settings.http2 !== false ? true : ws.listenerCount('redirect') === 0) &&
+    (hostChanged || (attempt.redirects > 0 && attempt.originalSecure && !secure));
 
   let deflate: PerMessageDeflate | null = null;
   const headers: Record<string, string> = {
@@ -248,9 +252,43 @@ export function connectClient(
     });
   };
 
+  /** The first request's credentials (URL userinfo, else the `auth` option): what a kept redirect sends again. */
+  const firstAuth = (): string | undefined =>
+    url.username || url.password
+      ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+      : (requestOptions.auth ?? undefined);
+
+  /** followRedirects: the next attempt, to `location` (relative to this URL), counted and bounded. */
+  const redirectTo = (location: string): void => {
+    if (attempt.redirects + 1 > maxRedirects) {
+      ws.abortConnecting('Maximum redirects exceeded');
+      return;
+    }
+    let next: URL;
+    try {
+      next = new URL(location, url.href.replace(/^ws/, 'http'));
+    } catch {
+      const error = invalidUrl(`Invalid URL: ${location}`);
+      ws.abortConnecting(error.message, error);
+      return;
+    }
+    ws._onHandshakeAbort = null;
+    try {
+      connectClient(ws, next, protocols, options, {
+        redirects: attempt.redirects + 1,
+        originalHost: attempt.redirects === 0 ? hostKey : attempt.originalHost,
+        originalSecure: attempt.redirects === 0 ? secure : attempt.originalSecure,
+        auth: attempt.redirects === 0 ? firstAuth() : attempt.auth,
+      });
+    } catch (error) {
+      ws.abortConnecting((error as Error).message, error as Error);
+    }
+  };
+
   if (overHttp2) {
-    if (isUnix) return fail(invalidUrl('A ws+unix: URL cannot be used over HTTP/2'));
-    if (settings.protocolVersion !== 13) throw new RangeError('WebSockets over HTTP/2 use protocol version 13');
+    // Options with no HTTP/2 form fail loudly rather than being ignored (thrown on the first attempt).
+    const unsupported = http2Unsupported(isUnix, settings.protocolVersion, requestOptions, finishRequest);
+    if (unsupported) return fail(unsupported);
     const {
       method: _m,
       path: _p,
@@ -261,23 +299,25 @@ export function connectClient(
       port: _po,
       defaultPort: _dp,
       createConnection: _cc,
+      socketPath: _sp,
+      setHost: _sh,
       ...tlsOptions
     } = requestOptions;
+    // A caller's session serves its own origin: a redirect elsewhere uses the shared session for the new one.
+    const sameOrigin = attempt.redirects === 0 || (!hostChanged && secure === attempt.originalSecure);
     connectHttp2(
       ws,
       {
         url,
         headers,
-        auth:
-          url.username || url.password
-            ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
-            : (requestOptions.auth ?? undefined),
+        auth: stripCredentials ? undefined : attempt.redirects === 0 ? firstAuth() : attempt.auth,
         handshakeTimeout,
-        session: overHttp2 === true ? undefined : overHttp2,
+        session: overHttp2 === true || !sameOrigin ? undefined : overHttp2,
         connectOptions: tlsOptions as import('node:http2').SecureClientSessionOptions,
+        redirect: followRedirects ? (location) => redirectTo(location) : null,
       },
       (stream, response) => {
-        ws.emit('upgrade', { statusCode: 200, httpVersion: '2.0', headers: response });
+        ws.emit('upgrade', http2Response(stream, response));
         if (ws.readyState !== 0) {
           stream.close();
           return;
@@ -356,29 +396,7 @@ export function connectClient(
       settled = true;
       req.destroy();
       res.resume();
-      if (attempt.redirects + 1 > maxRedirects) {
-        ws.abortConnecting('Maximum redirects exceeded');
-        return;
-      }
-      let next: URL;
-      try {
-        next = new URL(location, url.href.replace(/^ws/, 'http'));
-      } catch {
-        const error = invalidUrl(`Invalid URL: ${location}`);
-        ws.abortConnecting(error.message, error);
-        return;
-      }
-      ws._onHandshakeAbort = null;
-      try {
-        connectClient(ws, next, protocols, options, {
-          redirects: attempt.redirects + 1,
-          originalHost: attempt.redirects === 0 ? hostKey : attempt.originalHost,
-          originalSecure: attempt.redirects === 0 ? secure : attempt.originalSecure,
-          auth: attempt.redirects === 0 ? (request.auth ?? undefined) : attempt.auth,
-        });
-      } catch (error) {
-        ws.abortConnecting((error as Error).message, error as Error);
-      }
+      redirectTo(location);
       return;
     }
     if (ws.listenerCount('unexpected-response') > 0) {

@@ -23,7 +23,11 @@ export type WebSocketErrorCode =
   | 'WS_ERR_HANDSHAKE'
   | 'WS_ERR_SOCKET_CLOSED'
   /** wskit only: subscribe() on a socket no server accepted (a client socket has no topic hub). */
-  | 'WS_ERR_NO_TOPIC_HUB';
+  | 'WS_ERR_NO_TOPIC_HUB'
+  /** wskit only: a client option or URL that has no HTTP/2 form, given with `http2` (thrown by the constructor). */
+  | 'WS_ERR_HTTP2_UNSUPPORTED'
+  /** wskit only: the server does not take WebSockets over HTTP/2 (no h2 by ALPN, or no SETTINGS_ENABLE_CONNECT_PROTOCOL). */
+  | 'WS_ERR_HTTP2_NO_EXTENDED_CONNECT';
 
 /**
  * ws reports protocol violations as RangeErrors (invalid UTF-8 as a plain Error), so `instanceof RangeError`
@@ -58,4 +62,29 @@ export class HandshakeError extends Error {
 
 export function protocolError(code: WebSocketErrorCode, message: string): WebSocketError {
   return new WebSocketError(code, 1002, `Invalid WebSocket frame: ${message}`);
+}
+
+/** A client option or URL that cannot be honoured over HTTP/2 (`http2: true | session`); `option` names it. */
+export class Http2UnsupportedError extends TypeError {
+  readonly code = 'WS_ERR_HTTP2_UNSUPPORTED' as const;
+  readonly option: string;
+
+  constructor(option: string, message: string) {
+    super(message);
+    this.name = 'Http2UnsupportedError';
+    this.option = option;
+  }
+}
+
+/**
+ * The server cannot take a WebSocket over HTTP/2: it did not negotiate h2 (ALPN), or its SETTINGS do not
+ * enable extended CONNECT (RFC 8441 §3). `cause` is Node's error where there is one.
+ */
+export class Http2ConnectError extends Error {
+  readonly code = 'WS_ERR_HTTP2_NO_EXTENDED_CONNECT' as const;
+
+  constructor(message: string, cause?: Error) {
+    super(message, cause ? { cause } : undefined);
+    this.name = 'Http2ConnectError';
+  }
 }

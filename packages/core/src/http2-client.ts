@@ -4,7 +4,10 @@
  * sockets of one origin are multiplexed on one connection; a session the caller passes is used as is
  * and never closed by wskit.
  */
+import { IncomingMessage } from 'node:http';
 import type * as http2 from 'node:http2';
+import type { Socket } from 'node:net';
+import { HandshakeError, Http2ConnectError, Http2UnsupportedError } from './errors.js';
 import { NGHTTP2_CANCEL, nodeHttp2 } from './http2.js';
 import type { URL } from 'node:url';
 import type { WebSocket } from './websocket.js';
@@ -20,6 +23,67 @@ export interface Http2ConnectRequest {
   session: http2.ClientHttp2Session | undefined;
   /** TLS and socket options for a new session. */
   connectOptions: http2.SecureClientSessionOptions;
+  /**
+   * followRedirects: takes a 3xx response's Location (the stream is already cancelled); null: a 3xx
+   * fails the handshake like any other status.
+   */
+  redirect: ((location: string) => void) | null;
+}
+
+/**
+ * Why these client options cannot connect over HTTP/2, or null. They are refused rather than ignored:
+ * an `agent` (proxy agents included) or `finishRequest` silently skipped would connect somewhere, or
+ * with something, the caller did not ask for.
+ */
+export function http2Unsupported(
+  isUnix: boolean,
+  protocolVersion: number,
+  options: { agent?: unknown; createConnection?: unknown; socketPath?: unknown },
+  finishRequest: unknown,
+): Http2UnsupportedError | null {
+  if (isUnix) return new Http2UnsupportedError('url', 'A ws+unix: URL cannot be used over HTTP/2');
+  if (protocolVersion !== 13) {
+    return new Http2UnsupportedError('protocolVersion', 'WebSockets over HTTP/2 use protocol version 13 (RFC 8441)');
+  }
+  if (finishRequest !== undefined) {
+    return new Http2UnsupportedError(
+      'finishRequest',
+      'finishRequest is given an http.ClientRequest, which a WebSocket over HTTP/2 does not have',
+    );
+  }
+  if (options.agent !== undefined) {
+    return new Http2UnsupportedError(
+      'agent',
+      'An http.Agent does not apply over HTTP/2: sockets to one origin share a session; pass a ClientHttp2Session as `http2` to choose the connection',
+    );
+  }
+  for (const option of ['createConnection', 'socketPath'] as const) {
+    if (options[option] !== undefined) {
+      return new Http2UnsupportedError(
+        option,
+        `${option} does not apply over HTTP/2: pass a ClientHttp2Session as \`http2\``,
+      );
+    }
+  }
+  return null;
+}
+
+/**
+ * The 200 response of an extended CONNECT as the `IncomingMessage` the 'upgrade' event carries over
+ * HTTP/1.1: `statusCode` 200, `httpVersion` '2.0', `headers` (`:status` included), `socket` the stream.
+ * It has no body: what follows on the stream is WebSocket frames.
+ */
+export function http2Response(stream: http2.ClientHttp2Stream, head: http2.IncomingHttpHeaders): IncomingMessage {
+  const response = new IncomingMessage(stream as unknown as Socket);
+  response.httpVersionMajor = 2;
+  response.httpVersionMinor = 0;
+  response.httpVersion = '2.0';
+  response.statusCode = Number(head[':status']);
+  response.statusMessage = '';
+  response.headers = head;
+  response.complete = true;
+  response.push(null);
+  return response;
 }
 
 export type Http2Opened = (stream: http2.ClientHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
@@ -30,8 +94,19 @@ const NOT_FORWARDED = new Set([
   'sec-websocket-key',
   'host',
   'keep-alive',
+  'proxy-connection',
   'transfer-encoding',
 ]);
+
+/** The response head as HandshakeError headers: the pseudo-headers left out, repeated values joined. */
+function plainHeaders(head: http2.IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(head)) {
+    if (name.startsWith(':') || value === undefined) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  return out;
+}
 
 interface SessionState {
   /** Whether the peer's SETTINGS have arrived, and whether they enabled extended CONNECT. */
@@ -39,6 +114,9 @@ interface SessionState {
   /** Sockets connecting or open on the session (a pooled session closes when none is left). */
   users: number;
   pooled: boolean;
+  /** Sockets waiting for the SETTINGS; settles them all (null: go on) and removes the listeners they share. */
+  waiters: Set<(error: Error | null) => void>;
+  stopWaiting: ((error: Error | null) => void) | null;
 }
 
 const states = new WeakMap<http2.ClientHttp2Session, SessionState>();
@@ -63,10 +141,13 @@ function poolKey(origin: string, options: http2.SecureClientSessionOptions): str
   return parts.join('|');
 }
 
+const disabled = (): Error =>
+  new Http2ConnectError('The server does not accept WebSockets over HTTP/2 (no SETTINGS_ENABLE_CONNECT_PROTOCOL)');
+
 function track(session: http2.ClientHttp2Session, pooled: boolean): SessionState {
   let state = states.get(session);
   if (state) return state;
-  state = { settings: 'pending', users: 0, pooled };
+  state = { settings: 'pending', users: 0, pooled, waiters: new Set(), stopWaiting: null };
   states.set(session, state);
   const s = state;
   session.on('remoteSettings', (settings: http2.Settings) => {
@@ -74,6 +155,19 @@ function track(session: http2.ClientHttp2Session, pooled: boolean): SessionState
   });
   // A session the caller made may have had its SETTINGS already (the event is not repeated).
   if (!pooled && session.remoteSettings?.enableConnectProtocol) s.settings = 'enabled';
+  else if (!pooled && !session.connecting && !session.closed && !session.destroyed) {
+    // Connected, but did its SETTINGS arrive without extended CONNECT, or not yet? Node cannot tell (it shows
+    // defaults until then). A PING answers: the server's SETTINGS precede its PING ack on the connection.
+    try {
+      session.ping((error) => {
+        if (error || s.settings !== 'pending') return;
+        s.settings = session.remoteSettings.enableConnectProtocol ? 'enabled' : 'disabled';
+        s.stopWaiting?.(s.settings === 'enabled' ? null : disabled());
+      });
+    } catch {
+      // Too many unanswered pings: the 'remoteSettings' event (or handshakeTimeout) decides.
+    }
+  }
   return state;
 }
 
@@ -93,14 +187,16 @@ function sharedSession(url: URL, options: http2.SecureClientSessionOptions): htt
   return session;
 }
 
-/** Calls back once extended CONNECT may be used on the session, or with the reason it cannot. */
+/**
+ * Calls back once extended CONNECT may be used on the session, or with the reason it cannot; returns
+ * the function that stops waiting. Sockets waiting on one session share one set of session listeners
+ * (100 sockets opened at once add 3 listeners, not 300).
+ */
 function whenConnectEnabled(
   session: http2.ClientHttp2Session,
   state: SessionState,
   cb: (error: Error | null) => void,
 ): () => void {
-  const disabled = (): Error =>
-    new Error('The server does not accept WebSockets over HTTP/2 (no SETTINGS_ENABLE_CONNECT_PROTOCOL)');
   if (session.closed || session.destroyed) {
     cb(new Error('The HTTP/2 session is closed'));
     return () => {};
@@ -109,24 +205,37 @@ function whenConnectEnabled(
     cb(state.settings === 'enabled' ? null : disabled());
     return () => {};
   }
-  const onSettings = (settings: http2.Settings): void => {
-    done(settings.enableConnectProtocol ? null : disabled());
+  const waiters = state.waiters;
+  if (waiters.size === 0) {
+    const flush = (error: Error | null): void => {
+      state.stopWaiting = null;
+      session.removeListener('remoteSettings', onSettings);
+      session.removeListener('close', onClose);
+      session.removeListener('error', onError);
+      const waiting = [...waiters];
+      waiters.clear();
+      for (const waiter of waiting) waiter(error);
+    };
+    const onSettings = (settings: http2.Settings): void => flush(settings.enableConnectProtocol ? null : disabled());
+    const onClose = (): void => flush(new Error('The HTTP/2 session closed before the server sent its SETTINGS'));
+    // A TLS server without h2 in ALPN refuses the handshake with an alert: it has no HTTP/2 at all.
+    const onError = (error: Error): void =>
+      flush(
+        (error as NodeJS.ErrnoException).code === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL'
+          ? new Http2ConnectError('The server does not speak HTTP/2 (it did not accept h2 by ALPN)', error)
+          : error,
+      );
+    session.on('remoteSettings', onSettings);
+    session.on('close', onClose);
+    session.on('error', onError);
+    state.stopWaiting = flush;
+  }
+  waiters.add(cb);
+  return () => {
+    waiters.delete(cb);
+    // The last waiter gone: the session listeners go too (a caller's session keeps no 'error' listener of ours).
+    if (waiters.size === 0) state.stopWaiting?.(null);
   };
-  const onClose = (): void => done(new Error('The HTTP/2 session closed before the server sent its SETTINGS'));
-  const onError = (error: Error): void => done(error);
-  const done = (error: Error | null): void => {
-    stop();
-    cb(error);
-  };
-  const stop = (): void => {
-    session.removeListener('remoteSettings', onSettings);
-    session.removeListener('close', onClose);
-    session.removeListener('error', onError);
-  };
-  session.on('remoteSettings', onSettings);
-  session.on('close', onClose);
-  session.on('error', onError);
-  return stop;
 }
 
 /** Starts the RFC 8441 handshake of `ws`; `opened` gets the stream once the server answered 200. */
@@ -172,7 +281,9 @@ export function connectHttp2(ws: WebSocket, request: Http2ConnectRequest, opened
     timer = setTimeout(() => fail('Opening handshake has timed out'), request.handshakeTimeout);
     timer.unref?.();
   }
-  const stopWaiting = whenConnectEnabled(session, state, (error) => {
+  // Assigned below; whenConnectEnabled may call back at once (a session known closed or disabled).
+  let stopWaiting: () => void = () => {};
+  stopWaiting = whenConnectEnabled(session, state, (error) => {
     if (settled) return;
     if (error) return fail(error.message, error);
     open();
@@ -190,7 +301,9 @@ export function connectHttp2(ws: WebSocket, request: Http2ConnectRequest, opened
     headers[':method'] = 'CONNECT';
     headers[':protocol'] = 'websocket';
     headers[':scheme'] = url.protocol === 'wss:' ? 'https' : 'http';
-    headers[':authority'] = url.host;
+    // A Host header the caller set names the authority, as it names the Host over HTTP/1.1.
+    const host = Object.entries(request.headers).find(([name]) => name.toLowerCase() === 'host')?.[1];
+    headers[':authority'] = host ?? url.host;
     headers[':path'] = `${url.pathname || '/'}${url.search}`;
     let s: http2.ClientHttp2Stream;
     try {
@@ -208,7 +321,21 @@ export function connectHttp2(ws: WebSocket, request: Http2ConnectRequest, opened
     s.once('response', (head) => {
       if (settled) return;
       const status = Number(head[':status']);
-      if (status !== 200) return fail(`Unexpected server response: ${status}`);
+      const location = head.location;
+      if (request.redirect && status >= 300 && status < 400 && typeof location === 'string' && location) {
+        settled = true;
+        ws._onHandshakeAbort = null;
+        if (timer) clearTimeout(timer);
+        s.close(NGHTTP2_CANCEL);
+        request.redirect(location);
+        return;
+      }
+      if (status !== 200) {
+        return fail(
+          `Unexpected server response: ${status}`,
+          new HandshakeError(status, `Unexpected server response: ${status}`, plainHeaders(head)),
+        );
+      }
       settled = true;
       ws._onHandshakeAbort = null;
       if (timer) clearTimeout(timer);

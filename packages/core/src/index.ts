@@ -26,7 +26,13 @@ export {
 } from './websocket-server.js';
 export type { ClientOptions } from './client-handshake.js';
 export type { ConnectionOptions } from './connection-options.js';
-export { WebSocketError, HandshakeError, type WebSocketErrorCode } from './errors.js';
+export {
+  WebSocketError,
+  HandshakeError,
+  Http2UnsupportedError,
+  Http2ConnectError,
+  type WebSocketErrorCode,
+} from './errors.js';
 export { CloseCode, CONNECTING, OPEN, CLOSING, CLOSED, isValidCloseCode } from './constants.js';
 export { PerMessageDeflate, type PerMessageDeflateOptions } from './permessage-deflate.js';
 export { parseExtensions, formatExtensions } from './extension-header.js';

@@ -2,9 +2,8 @@
  * The wskit client against a `ws` server and against hand-answering TCP servers: URL schemes (ws, wss,
  * http, https, ws+unix), client options, response validation, and the client events of ws 8.
  */
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -12,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer as WsServer, type WebSocket as WsSocket } from 'ws';
 import { WebSocket } from '@wskit/core';
+import { selfSignedCertificate } from '../../../test/helpers/tls.js';
 import { OP, closeOf, delay, errorOf, frame, opened, rawServer, shutdown, within, wsServer } from './helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -71,45 +71,14 @@ describe('URL schemes', () => {
   });
 
   describe('wss: and https: with a self-signed certificate', () => {
-    let cert: Buffer | null = null;
-    let key: Buffer | null = null;
+    let cert: Buffer;
+    let key: Buffer;
     beforeAll(() => {
-      const dir = mkdtempSync(join(tmpdir(), 'wskit-tls-'));
-      try {
-        execFileSync(
-          'openssl',
-          [
-            'req',
-            '-x509',
-            '-newkey',
-            'ec',
-            '-pkeyopt',
-            'ec_paramgen_curve:prime256v1',
-            '-nodes',
-            '-days',
-            '1',
-            '-subj',
-            '/CN=localhost',
-            '-addext',
-            'subjectAltName=IP:127.0.0.1,DNS:localhost',
-            '-keyout',
-            join(dir, 'key.pem'),
-            '-out',
-            join(dir, 'cert.pem'),
-          ],
-          { stdio: 'ignore', timeout: 10_000 },
-        );
-        cert = readFileSync(join(dir, 'cert.pem'));
-        key = readFileSync(join(dir, 'key.pem'));
-      } catch {
-        // No openssl: the wss tests below are skipped (they report it).
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      ({ cert, key } = selfSignedCertificate());
     });
 
     async function tlsServer(): Promise<number> {
-      const server = https.createServer({ cert: cert!, key: key! });
+      const server = https.createServer({ cert, key });
       const wss = new WsServer({ server });
       wss.on('connection', (ws: WsSocket, req) =>
         ws.send(`secure:${String((req.socket as { encrypted?: boolean }).encrypted)}`),
@@ -125,10 +94,6 @@ describe('URL schemes', () => {
     }
 
     test('wss: with the certificate as CA, and https: with rejectUnauthorized false', async () => {
-      if (!cert) {
-        console.warn('openssl unavailable: wss test skipped');
-        return;
-      }
       const port = await tlsServer();
       const a = new WebSocket(`wss://127.0.0.1:${port}/`, { ca: cert });
       const b = new WebSocket(`https://127.0.0.1:${port}/`, { rejectUnauthorized: false });
@@ -141,7 +106,6 @@ describe('URL schemes', () => {
     });
 
     test('wss: refuses an untrusted certificate', async () => {
-      if (!cert) return;
       const port = await tlsServer();
       const ws = new WebSocket(`wss://127.0.0.1:${port}/`);
       const closed = closeOf(ws);

@@ -8,7 +8,8 @@ import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { WebSocket as WsClient } from 'ws';
 import { WebSocket, WebSocketServer, type ServerOptions } from '@wskit/core';
-import { h2Session, openStream, selfSignedCert } from '../../../test/helpers/h2.js';
+import { h2Session, openStream } from '../../../test/helpers/h2.js';
+import { selfSignedCertificate } from '../../../test/helpers/tls.js';
 import { closeOf, errorOf, opened, within } from './helpers.js';
 
 interface H2Fixture {
@@ -23,7 +24,7 @@ async function h2Server(
   options: Omit<ServerOptions, 'server' | 'port' | 'noServer'> = {},
   requestHandler?: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
 ): Promise<H2Fixture> {
-  const server = http2.createSecureServer({ ...selfSignedCert(), settings: { enableConnectProtocol: true } });
+  const server = http2.createSecureServer({ ...selfSignedCertificate(), settings: { enableConnectProtocol: true } });
   if (requestHandler) server.on('request', requestHandler);
   let sessions = 0;
   const open = new Set<http2.ServerHttp2Session>();
@@ -194,7 +195,7 @@ describe('server on an HTTP/2 server', () => {
 
   test('allowHTTP1: HTTP/1.1 clients upgrade on the same server and reach the same WebSocketServer', async () => {
     const server = http2.createSecureServer({
-      ...selfSignedCert(),
+      ...selfSignedCertificate(),
       allowHTTP1: true,
       settings: { enableConnectProtocol: true },
     });
@@ -227,7 +228,7 @@ describe('server on an HTTP/2 server', () => {
   });
 
   test("noServer: handleStream takes streams from the application's own stream handler", async () => {
-    const server = http2.createSecureServer({ ...selfSignedCert(), settings: { enableConnectProtocol: true } });
+    const server = http2.createSecureServer({ ...selfSignedCertificate(), settings: { enableConnectProtocol: true } });
     const wss = new WebSocketServer({ noServer: true });
     server.on('stream', (stream, headers) => {
       if (headers[':method'] !== 'CONNECT') {
@@ -352,7 +353,7 @@ describe('wskit client over HTTP/2', () => {
 
   test('refusals and servers without extended CONNECT fail the handshake with a clear error', async () => {
     const f = await h2Server({ verifyClient: () => false });
-    const plain = http2.createSecureServer(selfSignedCert());
+    const plain = http2.createSecureServer(selfSignedCertificate());
     plain.listen(0, '127.0.0.1');
     await once(plain, 'listening');
     try {
@@ -382,7 +383,9 @@ describe('wskit client over HTTP/2', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       // The server holds a bounded amount (stream window + receive bound); the rest waits at the client.
       expect(received.length).toBe(0);
-      expect(ws.bufferedAmount).toBeGreaterThan(1024 * 1024);
+      // The server holds about one stream window (measured 64 KiB) of the 2 MiB; the client keeps the rest.
+      expect((peer._socket as http2.ServerHttp2Stream).readableLength).toBeLessThanOrEqual(256 * 1024);
+      expect(ws.bufferedAmount).toBeGreaterThan(2 * 1024 * 1024 - 256 * 1024);
       peer.resume();
       await within(
         new Promise<void>((resolve) => {
@@ -457,7 +460,10 @@ describe('100 sockets on one session', () => {
       const writer = peerOf(f.wss, reader);
       for (let n = 0; n < 32; n++) writer.send(Buffer.alloc(64 * 1024, n));
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(writer.bufferedAmount).toBeGreaterThan(1024 * 1024);
+      // Bounded memory at the reader: it holds about one stream window (64 KiB; measured 80 KiB), not the
+      // 2 MiB sent. The rest waits at the writer, counted in its bufferedAmount (maxBufferedAmount bounds it).
+      expect((reader._socket as http2.ClientHttp2Stream).readableLength).toBeLessThanOrEqual(256 * 1024);
+      expect(writer.bufferedAmount).toBeGreaterThan(2 * 1024 * 1024 - 256 * 1024);
       const others = sockets.slice(1).map(async (ws, i) => {
         const reply = nextMessage(ws);
         ws.send(`still flowing ${i}`);
@@ -489,4 +495,45 @@ describe('100 sockets on one session', () => {
       await f.close();
     }
   }, 90_000);
+
+  test('maxBufferedAmount bounds the writer too: a stalled stream is reset, its session neighbours go on', async () => {
+    const f = await h2Server({ maxBufferedAmount: 512 * 1024 });
+    try {
+      const session = http2.connect(`https://127.0.0.1:${f.port}`, { rejectUnauthorized: false });
+      const sockets = Array.from({ length: 10 }, () => client(f.port, '/', { http2: session }));
+      await within(Promise.all(sockets.map(opened)), 10_000, 'open');
+      const [stalled, ...others] = sockets as [WebSocket, ...WebSocket[]];
+      stalled.pause();
+      const writer = peerOf(f.wss, stalled);
+      const writerStream = writer._socket as http2.ServerHttp2Stream;
+      const writerError = errorOf(writer);
+      const writerClosed = closeOf(writer);
+      // 64 KiB at a time until the limit trips (the window takes the first 64 KiB, the queue the rest).
+      let sent = 0;
+      while (writer.readyState === WebSocket.OPEN && sent < 64) {
+        writer.send(Buffer.alloc(64 * 1024));
+        sent++;
+      }
+      expect(await writerError).toMatchObject({ code: 'WS_ERR_BUFFER_LIMIT' });
+      expect((await writerClosed)[0]).toBe(1006);
+      expect(sent).toBeLessThan(16);
+      if (!writerStream.closed) await within(once(writerStream, 'close'), 10_000, 'stream reset');
+      expect(writerStream.rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
+      stalled.resume();
+      expect((await within(closeOf(stalled), 10_000, 'stalled client closes'))[0]).toBe(1006);
+      // The same session still carries the other nine.
+      const replies = others.map(async (ws, i) => {
+        const reply = nextMessage(ws);
+        ws.send(`after ${i}`);
+        return String((await reply)[0]);
+      });
+      expect(await within(Promise.all(replies), 10_000, 'neighbours')).toEqual(others.map((_, i) => `after ${i}`));
+      expect(session.closed).toBe(false);
+      for (const ws of others) ws.close();
+      await Promise.all(others.map(closeOf));
+      session.close();
+    } finally {
+      await f.close();
+    }
+  });
 });
