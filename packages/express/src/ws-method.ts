@@ -66,7 +66,11 @@ export function createWsMethod(target: Routable, host: RouteHost): WsMethod {
     }
     const route = new WsRoute(path, host.serverFor(options));
     const key = pathKey(path);
-    registerGet(path, ...middleware, gate(route, handler as WsHandler, host, () => httpPaths.has(key)));
+    registerGet(
+      path,
+      ...middleware,
+      gate(route, handler as WsHandler, host, () => httpPaths.has(key)),
+    );
     return route;
   }) as WsMethod;
 }

@@ -30,31 +30,34 @@ async function listen(app: { listen(port: number, host: string): Server }): Prom
 }
 
 describe.each(versions)('@wskit/express: one path for a page and a socket on %s', (_name, express) => {
-  test.each(['page first', 'socket first'])('%s: a plain GET gets the page, an upgrade gets the socket', async (order) => {
-    const { app } = wskitExpress(express());
-    const seen: string[] = [];
-    app.use((req, _res, next) => {
-      seen.push(`middleware ${req.url}`);
-      next();
-    });
-    const page = (): void => void app.get('/', (_req, res) => res.send('the page'));
-    const socket = (): void => void app.ws('/', (ws) => ws.send('the socket'));
-    if (order === 'page first') {
-      page();
-      socket();
-    } else {
-      socket();
-      page();
-    }
-    const { server, ws } = await listen(app);
-    const answer = await request(server).get('/');
-    expect(answer.status).toBe(200);
-    expect(answer.text).toBe('the page');
-    const client = await open(`${ws}/`);
-    expect(await client.message(0)).toBe('the socket');
-    // app.use middleware ran for both.
-    expect(seen).toEqual(['middleware /', 'middleware /']);
-  });
+  test.each(['page first', 'socket first'])(
+    '%s: a plain GET gets the page, an upgrade gets the socket',
+    async (order) => {
+      const { app } = wskitExpress(express());
+      const seen: string[] = [];
+      app.use((req, _res, next) => {
+        seen.push(`middleware ${req.url}`);
+        next();
+      });
+      const page = (): void => void app.get('/', (_req, res) => res.send('the page'));
+      const socket = (): void => void app.ws('/', (ws) => ws.send('the socket'));
+      if (order === 'page first') {
+        page();
+        socket();
+      } else {
+        socket();
+        page();
+      }
+      const { server, ws } = await listen(app);
+      const answer = await request(server).get('/');
+      expect(answer.status).toBe(200);
+      expect(answer.text).toBe('the page');
+      const client = await open(`${ws}/`);
+      expect(await client.message(0)).toBe('the socket');
+      // app.use middleware ran for both.
+      expect(seen).toEqual(['middleware /', 'middleware /']);
+    },
+  );
 
   test('a ws route alone still answers a plain GET with 426; a page route alone still refuses upgrades', async () => {
     const { app } = wskitExpress(express());

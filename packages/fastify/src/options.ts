@@ -70,8 +70,8 @@ export interface WebSocketPluginOptions {
   };
   /**
    * Handler errors (throw/reject), exceptions thrown by the socket's listeners and socket errors after the
-   * handshake, peer protocol errors included. Default: log with `request.log.error` (peer protocol errors at
-   * debug); the socket closes with 1011 unless it is already closing.
+   * handshake. Errors the peer caused (protocol errors 1002/1007/1009, resets) are logged at debug level
+   * instead, for every plugin alike. Default: log with `request.log.error`; the socket closes with 1011.
    */
   errorHandler?: WebSocketErrorHandler;
   /**

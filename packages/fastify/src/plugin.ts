@@ -4,7 +4,7 @@
  * handlers into "upgrade here" handlers. Whatever the hooks answer (401, 400 from schema validation, the
  * error handler's reply, the 404 handler) is a genuine HTTP response on the upgrade socket.
  */
-import { ClientSet, TopicHub, UpgradePipeline, WebSocketServer, isPeerError, pendingUpgradeOf } from '@wskit/core';
+import { ClientSet, TopicHub, UpgradePipeline, WebSocketServer, pendingUpgradeOf } from '@wskit/core';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import './fastify-types.js';
@@ -70,8 +70,7 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
     next(new TypeError('invalid preClose function'));
     return;
   }
-  const customErrorHandler = opts.errorHandler;
-  const errorHandler = customErrorHandler ?? defaultErrorHandler;
+  const errorHandler = opts.errorHandler ?? defaultErrorHandler;
 
   // One topic hub for the app: `fastify.websocketServer.publish()` (or any route server's) reaches the
   // topic's subscribers on every route; a route's wsOptions.canSubscribe applies to its sockets.
@@ -164,7 +163,9 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
       routesReported.add(url);
       request.log.error(message);
     }
-    reply.code(500).send({ statusCode: 500, code: 'WS_ERR_ROUTE_BEFORE_PLUGIN', error: 'Internal Server Error', message });
+    reply
+      .code(500)
+      .send({ statusCode: 500, code: 'WS_ERR_ROUTE_BEFORE_PLUGIN', error: 'Internal Server Error', message });
   });
 
   function serverFor(wsOptions: WebSocketOptions | undefined): WebSocketServer {
@@ -219,13 +220,6 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
         wss,
         (ws) => {
           routeClients.track(ws);
-          // The pipeline logs what the peer broke (protocol errors, resets) at debug level; an errorHandler
-          // of the app's own sees those errors too, as with @fastify/websocket.
-          if (customErrorHandler) {
-            ws.on('error', (error: Error) => {
-              if (isPeerError(error)) customErrorHandler.call(this, error, ws, request, reply);
-            });
-          }
           return wsHandler.call(this, ws, request as FastifyRequest & { websocketClients: ClientSet });
         },
         (error, ws) => errorHandler.call(this, error, ws, request, reply),

@@ -167,9 +167,13 @@ test('the deprecated closeTimeout still works as shutdownTimeout', async () => {
 test('a websocket: true route declared before the plugin: upgrades are refused with a 500 that names the cause, logged once', async () => {
   const { app, lines } = appWithLog('error');
   let calls = 0;
-  app.get('/early', { websocket: true } as never, (() => {
-    calls++;
-  }) as never);
+  app.get(
+    '/early',
+    { websocket: true } as never,
+    (() => {
+      calls++;
+    }) as never,
+  );
   await app.register(websocket);
   app.get('/late', { websocket: true }, (socket) => socket.send('late'));
   const url = await listen(app);
@@ -180,9 +184,9 @@ test('a websocket: true route declared before the plugin: upgrades are refused w
   }
   // The handler, which would have run with (request, reply), never runs for an upgrade.
   expect(calls).toBe(0);
-  expect(lines.filter((l) => l.level === 50 && /GET \/early was declared before @wskit\/fastify/.test(l.msg))).toHaveLength(
-    1,
-  );
+  expect(
+    lines.filter((l) => l.level === 50 && /GET \/early was declared before @wskit\/fastify/.test(l.msg)),
+  ).toHaveLength(1);
   const ws = await connect(`${url.ws}/late`);
   expect(await nextMessage(ws)).toBe('late');
   ws.close();
@@ -204,16 +208,19 @@ test('a route declared right after a register() that was not awaited is in the s
   ws.close();
 });
 
-test("an errorHandler of the app's own also sees protocol errors the peer caused, with request.ws true", async () => {
-  const seen: { code: unknown; ws: boolean }[] = [];
+test("a protocol error the peer caused reaches the socket's 'error' listeners, not errorHandler", async () => {
+  const seen: unknown[] = [];
+  const onSocket: unknown[] = [];
   const app = Fastify();
   apps.push(app);
   await app.register(websocket, {
-    errorHandler(error, _socket, request) {
-      seen.push({ code: (error as { code?: unknown }).code, ws: request.ws });
+    errorHandler(error) {
+      seen.push(error);
     },
   });
-  app.get('/ws', { websocket: true }, () => {});
+  app.get('/ws', { websocket: true }, (socket, request) => {
+    socket.on('error', (error) => onSocket.push({ code: (error as { code?: unknown }).code, ws: request.ws }));
+  });
   const url = await listen(app);
   const ws = await connect(`${url.ws}/ws`);
   const closing = closed(ws);
@@ -221,7 +228,8 @@ test("an errorHandler of the app's own also sees protocol errors the peer caused
   (ws as unknown as { _socket: { write(b: Buffer): void } })._socket.write(Buffer.from([0xa2, 0x00]));
   expect((await closing).code).toBe(1002);
   await new Promise((resolve) => setTimeout(resolve, 50));
-  expect(seen).toEqual([{ code: 'WS_ERR_UNEXPECTED_RSV_2_3', ws: true }]);
+  expect(onSocket).toEqual([{ code: 'WS_ERR_UNEXPECTED_RSV_2_3', ws: true }]);
+  expect(seen).toEqual([]);
 });
 
 test('injectWS(path, context, { onInit, onOpen }): the hooks as a third argument, as in @fastify/websocket', async () => {
