@@ -57,10 +57,13 @@ export default {
   coverageReporters: ['text-summary', 'json-summary'],
   coverageThreshold: {
     './packages/core/src/': { lines: 95, branches: 90 },
-    './packages/express/src/': { lines: 96, branches: 78 },
-    './packages/fastify/src/': { lines: 92, branches: 84 },
+    // Plugins: measured 2026-12-02 by `npx jest --ci --coverage --maxWorkers=1 packages/express packages/fastify
+    // packages/koa packages/nest test/plugins test/http2-plugins.test.ts test/topics-plugins.test.ts`
+    // (lines/branches: express 99.6/91.3, fastify 95.5/90.2, koa 96.3/88.1, nest 95.5/88.6).
+    './packages/express/src/': { lines: 98, branches: 90 },
+    './packages/fastify/src/': { lines: 94, branches: 89 },
     './packages/koa/src/': { lines: 95, branches: 87 },
-    './packages/nest/src/': { lines: 91, branches: 84 },
+    './packages/nest/src/': { lines: 94, branches: 87 },
   },
   projects: [
     {

@@ -2,13 +2,15 @@
  * `app.ws()` / `router.ws()`: registers a WebSocket endpoint as an ordinary Express GET route, so the
  * app's own router matches it (params, prefixes, `app.param`) and runs its middleware first. The last
  * handler of that route is a gate: on an upgrade request (marked by the dispatcher) it takes the socket
- * and performs the handshake; on a plain GET it answers 426 Upgrade Required.
+ * and performs the handshake; on a plain GET it answers 426 Upgrade Required, unless a plain GET route
+ * was declared on the same path of the same app or router (see http-get.ts).
  */
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ParamsDictionary, RouteParameters } from 'express-serve-static-core';
 import { pendingUpgradeOf, type WebSocket, type WebSocketServer } from '@wskit/core';
 import type { SocketOptions } from './options.js';
+import { pathKey, separateHttpGets } from './http-get.js';
 import { WsRoute, type PathParams } from './ws-route.js';
 
 /** The handler of a ws route; `req.params` is typed from the path, as `app.get` types it. */
@@ -52,6 +54,7 @@ export interface RouteHost {
 const UPGRADE_REQUIRED = 'Upgrade Required';
 
 export function createWsMethod(target: Routable, host: RouteHost): WsMethod {
+  const { registerGet, httpPaths } = separateHttpGets(target);
   return ((path: PathParams, ...rest: unknown[]): WsRoute => {
     let options: SocketOptions | undefined;
     if (rest.length > 0 && isOptions(rest[0])) options = rest.shift() as SocketOptions;
@@ -62,7 +65,12 @@ export function createWsMethod(target: Routable, host: RouteHost): WsMethod {
       if (typeof fn !== 'function') throw new TypeError('ws(): middleware must be functions');
     }
     const route = new WsRoute(path, host.serverFor(options));
-    target.get(path, ...middleware, gate(route, handler as WsHandler, host));
+    const key = pathKey(path);
+    registerGet(
+      path,
+      ...middleware,
+      gate(route, handler as WsHandler, host, () => httpPaths.has(key)),
+    );
     return route;
   }) as WsMethod;
 }
@@ -71,9 +79,14 @@ function isOptions(value: unknown): boolean {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function gate(route: WsRoute, handler: WsHandler, host: RouteHost): RequestHandler {
-  return (req: Request, res: Response, _next: NextFunction): void => {
+function gate(route: WsRoute, handler: WsHandler, host: RouteHost, sharesPath: () => boolean): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction): void => {
     if (!pendingUpgradeOf(req as IncomingMessage)) {
+      // An HTTP GET route declared on the same path (before or after this one) answers plain requests.
+      if (sharesPath()) {
+        next('route');
+        return;
+      }
       res.statusCode = 426;
       res.setHeader('Upgrade', 'websocket');
       res.setHeader('Connection', 'Upgrade');

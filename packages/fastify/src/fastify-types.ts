@@ -15,7 +15,7 @@ import type {
   RawServerDefault,
   RouteGenericInterface,
 } from 'fastify';
-import type { InjectWSContext, WebSocketHandler, WebSocketOptions } from './options.js';
+import type { InjectWSContext, InjectWSHooks, WebSocketHandler, WebSocketOptions } from './options.js';
 
 declare module 'fastify' {
   interface RouteShorthandOptions<
@@ -94,7 +94,7 @@ declare module 'fastify' {
      * Connects a client over an in-memory stream pair, through the full hook chain. Rejects with an
      * `InjectWSError` (statusCode, headers, body) when the upgrade was answered with an HTTP response.
      */
-    injectWS(path?: string, context?: InjectWSContext): Promise<WebSocket>;
+    injectWS(path?: string, context?: InjectWSContext, hooks?: InjectWSHooks): Promise<WebSocket>;
     /** Open sockets of the WebSocket route declared with this URL (prefix included), or of all routes. */
     websocketClients(url?: string): ClientSet;
   }

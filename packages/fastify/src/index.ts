@@ -4,6 +4,7 @@ export { fastifyWebSocket };
 export { InjectWSError } from './inject.js';
 export type {
   InjectWSContext,
+  InjectWSHooks,
   WebSocketErrorHandler,
   WebSocketHandler,
   WebSocketOptions,

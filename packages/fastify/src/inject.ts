@@ -18,8 +18,8 @@ export class InjectWSError extends Error {
     readonly headers: IncomingHttpHeaders,
     readonly body: string,
   ) {
+    // name stays 'Error', as the plain Error @fastify/websocket rejects with (tests compare it).
     super(`Unexpected server response: ${statusCode}`);
-    this.name = 'InjectWSError';
   }
 }
 

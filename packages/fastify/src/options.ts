@@ -68,7 +68,11 @@ export interface WebSocketPluginOptions {
     /** Listen for upgrades on this server instead of `fastify.server` (e.g. a second listener). */
     server?: HttpServer | HttpsServer;
   };
-  /** Handler errors (throw/reject). Default: log with `request.log.error`; the socket closes with 1011. */
+  /**
+   * Handler errors (throw/reject), exceptions thrown by the socket's listeners and socket errors after the
+   * handshake. Errors the peer caused (protocol errors 1002/1007/1009, resets) are logged at debug level
+   * instead, for every plugin alike. Default: log with `request.log.error`; the socket closes with 1011.
+   */
   errorHandler?: WebSocketErrorHandler;
   /**
    * Runs first when the app closes, instead of the default "close every socket with 1001". Whatever is
@@ -94,5 +98,11 @@ export interface InjectWSContext extends Omit<ClientOptions, 'createConnection' 
   /** Called with the client socket before the handshake: listeners added here see the server's first message. */
   onInit?: (ws: WebSocket) => void;
   /** Called with the client socket on 'open', before the promise resolves. */
+  onOpen?: (ws: WebSocket) => void;
+}
+
+/** `injectWS`'s third argument, as in @fastify/websocket: the same hooks as `InjectWSContext`'s (these win). */
+export interface InjectWSHooks {
+  onInit?: (ws: WebSocket) => void;
   onOpen?: (ws: WebSocket) => void;
 }

@@ -10,6 +10,8 @@ import fp from 'fastify-plugin';
 import './fastify-types.js';
 import { createInjector } from './inject.js';
 import type {
+  InjectWSContext,
+  InjectWSHooks,
   WebSocketErrorHandler,
   WebSocketHandler,
   WebSocketOptions,
@@ -61,11 +63,11 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
     return;
   }
   if (opts.errorHandler !== undefined && typeof opts.errorHandler !== 'function') {
-    next(new TypeError('errorHandler must be a function'));
+    next(new TypeError('invalid errorHandler function'));
     return;
   }
   if (opts.preClose !== undefined && typeof opts.preClose !== 'function') {
-    next(new TypeError('preClose must be a function'));
+    next(new TypeError('invalid preClose function'));
     return;
   }
   const errorHandler = opts.errorHandler ?? defaultErrorHandler;
@@ -99,18 +101,31 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
   const servers = new Set<WebSocketServer>([defaultServer]);
   const allClients = pipeline.clients;
   const clientsByUrl = new Map<string, ClientSet>();
-  /** Route URLs this plugin made WebSocket routes (to explain upgrades that reach other routes). */
-  const websocketUrls = new Set<string>();
+  /** URLs of the routes declared since this plugin was loaded (its onRoute hook saw them). */
+  const routesSeen = new Set<string>();
+  /** Routes declared before the plugin that an upgrade reached (logged once each). */
+  const routesReported = new Set<string>();
 
   const upgradeSource = listenServer ?? fastify.server;
   pipeline.attach(upgradeSource);
   const injector = createInjector((req, socket, head) => pipeline.handle(req, socket, head));
 
   fastify.decorate('websocketServer', defaultServer);
-  fastify.decorate('injectWS', async function injectWS(this: FastifyInstance, path = '/', context = {}) {
-    await fastify.ready();
-    return injector.inject(path, context);
-  });
+  fastify.decorate(
+    'injectWS',
+    async function injectWS(
+      this: FastifyInstance,
+      path = '/',
+      context: InjectWSContext = {},
+      hooks: InjectWSHooks = {},
+    ) {
+      await fastify.ready();
+      // @fastify/websocket takes { onInit, onOpen } as a third argument; the context may carry them too.
+      const onInit = hooks.onInit ?? context.onInit;
+      const onOpen = hooks.onOpen ?? context.onOpen;
+      return injector.inject(path, { ...context, onInit, onOpen });
+    },
+  );
   fastify.decorate('websocketClients', function websocketClients(url?: string): ClientSet {
     if (url === undefined) return allClients;
     const clients = clientsByUrl.get(url);
@@ -129,18 +144,30 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
     },
   });
 
-  // A `websocket: true` route declared before this plugin was registered never reached onRoute, so it
-  // is an HTTP route whose handler gets (request, reply). Said loudly when an upgrade fails there.
-  fastify.addHook('onError', (request, _reply, error, done) => {
+  // Fastify runs onRoute hooks when a route is declared, so a route declared before this plugin was loaded
+  // (`app.get(url, { websocket: true }, …)` before `await app.register(websocket)`, or right after a
+  // register() that was not awaited) never reaches onRoute: Fastify keeps no trace of its `websocket` flag,
+  // so it cannot be made a WebSocket route afterwards, and its handler would run with (request, reply).
+  // This plugin's hooks do apply to the routes of the instance it is registered in, whenever they were
+  // declared, so an upgrade to such a route is answered here with an error that names the cause, before
+  // any handler runs.
+  fastify.addHook('onRequest', (request, reply, done) => {
     const url = request.routeOptions.url;
-    if (pendingUpgradeOf(request.raw) && url !== undefined && !websocketUrls.has(url)) {
-      request.log.error(
-        { err: error },
-        `An upgrade to ${url} failed in an HTTP route: a websocket: true route declared before @wskit/fastify was ` +
-          'registered is a plain HTTP route; register the plugin first (await app.register(...)).',
-      );
+    if (url === undefined || request.is404 || routesSeen.has(url) || !pendingUpgradeOf(request.raw)) {
+      done();
+      return;
     }
-    done();
+    const message =
+      `GET ${url} was declared before @wskit/fastify was loaded, so it is not a WebSocket route. ` +
+      'Register the plugin first (await app.register(websocket)) or declare the route in a plugin ' +
+      'registered after it.';
+    if (!routesReported.has(url)) {
+      routesReported.add(url);
+      request.log.error(message);
+    }
+    reply
+      .code(500)
+      .send({ statusCode: 500, code: 'WS_ERR_ROUTE_BEFORE_PLUGIN', error: 'Internal Server Error', message });
   });
 
   function serverFor(wsOptions: WebSocketOptions | undefined): WebSocketServer {
@@ -151,6 +178,7 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
   }
 
   fastify.addHook('onRoute', (route: RouteOptions) => {
+    routesSeen.add(route.url);
     const isWebSocketOnly = route.websocket === true;
     if (!isWebSocketOnly && route.wsHandler === undefined) {
       if (route.wsOptions !== undefined) {
@@ -160,11 +188,10 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
     }
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     if (methods.some((method) => method !== 'GET' && method !== 'HEAD')) {
-      throw new Error(`Route ${route.url}: a WebSocket route must use the GET method`);
+      throw new Error('websocket handler can only be declared in GET method');
     }
     const wsHandler = (isWebSocketOnly ? route.handler : route.wsHandler) as unknown as WebSocketHandler;
-    if (typeof wsHandler !== 'function')
-      throw new TypeError(`Route ${route.url}: the WebSocket handler must be a function`);
+    if (typeof wsHandler !== 'function') throw new TypeError('invalid wsHandler function');
     const httpHandler = (isWebSocketOnly ? notFound : route.handler) as HttpHandler;
     // WebSocket-only routes are not HTTP endpoints: hidden from @fastify/swagger, as with @fastify/websocket.
     if (isWebSocketOnly) route.schema = { ...route.schema, hide: true } as RouteOptions['schema'];
@@ -180,7 +207,6 @@ const websocketPlugin: FastifyPluginCallback<WebSocketPluginOptions> = (fastify,
       clientsByUrl.set(route.url, clients);
     }
     const routeClients = clients;
-    websocketUrls.add(route.url);
     const wss = serverFor(route.wsOptions);
 
     route.handler = function websocketRouteHandler(

@@ -164,15 +164,132 @@ test('the deprecated closeTimeout still works as shutdownTimeout', async () => {
   ws.terminate();
 });
 
-test('a websocket: true route declared before the plugin: an upgrade there logs what went wrong', async () => {
+test('a websocket: true route declared before the plugin: upgrades are refused with a 500 that names the cause, logged once', async () => {
   const { app, lines } = appWithLog('error');
+  let calls = 0;
   app.get(
     '/early',
     { websocket: true } as never,
-    ((socket: { send(data: string): void }) => socket.send('x')) as never,
+    (() => {
+      calls++;
+    }) as never,
   );
   await app.register(websocket);
+  app.get('/late', { websocket: true }, (socket) => socket.send('late'));
   const url = await listen(app);
-  expect((await refusal(connect(`${url.ws}/early`))).status).toBe(500);
-  expect(lines.some((l) => l.level === 50 && /declared before @wskit\/fastify/.test(l.msg))).toBe(true);
+  for (let i = 0; i < 2; i++) {
+    const refused = await refusal(connect(`${url.ws}/early`));
+    expect(refused.status).toBe(500);
+    expect(JSON.parse(refused.body)).toMatchObject({ code: 'WS_ERR_ROUTE_BEFORE_PLUGIN' });
+  }
+  // The handler, which would have run with (request, reply), never runs for an upgrade.
+  expect(calls).toBe(0);
+  expect(
+    lines.filter((l) => l.level === 50 && /GET \/early was declared before @wskit\/fastify/.test(l.msg)),
+  ).toHaveLength(1);
+  const ws = await connect(`${url.ws}/late`);
+  expect(await nextMessage(ws)).toBe('late');
+  ws.close();
+});
+
+test('a route declared right after a register() that was not awaited is in the same case', async () => {
+  const app = Fastify();
+  apps.push(app);
+  void app.register(websocket);
+  app.get('/ws', { websocket: true } as never, (() => {}) as never);
+  // Declared in a plugin that loads after @wskit/fastify: a WebSocket route.
+  void app.register(async (scope) => {
+    scope.get('/scoped', { websocket: true }, (socket) => socket.send('scoped'));
+  });
+  const url = await listen(app);
+  expect((await refusal(connect(`${url.ws}/ws`))).status).toBe(500);
+  const ws = await connect(`${url.ws}/scoped`);
+  expect(await nextMessage(ws)).toBe('scoped');
+  ws.close();
+});
+
+test("a protocol error the peer caused reaches the socket's 'error' listeners, not errorHandler", async () => {
+  const seen: unknown[] = [];
+  const onSocket: unknown[] = [];
+  const app = Fastify();
+  apps.push(app);
+  await app.register(websocket, {
+    errorHandler(error) {
+      seen.push(error);
+    },
+  });
+  app.get('/ws', { websocket: true }, (socket, request) => {
+    socket.on('error', (error) => onSocket.push({ code: (error as { code?: unknown }).code, ws: request.ws }));
+  });
+  const url = await listen(app);
+  const ws = await connect(`${url.ws}/ws`);
+  const closing = closed(ws);
+  // A frame with RSV2 set and no extension that defines it: a protocol error of the peer's making (1002).
+  (ws as unknown as { _socket: { write(b: Buffer): void } })._socket.write(Buffer.from([0xa2, 0x00]));
+  expect((await closing).code).toBe(1002);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(onSocket).toEqual([{ code: 'WS_ERR_UNEXPECTED_RSV_2_3', ws: true }]);
+  expect(seen).toEqual([]);
+});
+
+test('injectWS(path, context, { onInit, onOpen }): the hooks as a third argument, as in @fastify/websocket', async () => {
+  const app = Fastify();
+  apps.push(app);
+  await app.register(websocket);
+  app.get('/hello', { websocket: true }, (socket) => socket.send('at once'));
+  const order: string[] = [];
+  let first!: (data: string) => void;
+  const arrived = new Promise<string>((resolve) => (first = resolve));
+  const ws = await app.injectWS(
+    '/hello',
+    {},
+    {
+      onInit(client) {
+        order.push('init');
+        client.once('message', (data) => first(String(data)));
+      },
+      onOpen: () => order.push('open'),
+    },
+  );
+  expect(await arrived).toBe('at once');
+  expect(order).toEqual(['init', 'open']);
+  ws.terminate();
+});
+
+test.each<[string, (app: FastifyInstance) => void, string]>([
+  [
+    'a non-function errorHandler',
+    (app) => void app.register(websocket, { errorHandler: {} as never }),
+    'invalid errorHandler function',
+  ],
+  [
+    'a non-function preClose',
+    (app) => void app.register(websocket, { preClose: 'no' as never }),
+    'invalid preClose function',
+  ],
+  [
+    'a websocket route on POST',
+    (app) => {
+      void app.register(websocket);
+      void app.register(async (scope) => {
+        scope.post('/echo', { websocket: true } as never, () => {});
+      });
+    },
+    'websocket handler can only be declared in GET method',
+  ],
+  [
+    'a wsHandler that is not a function',
+    (app) => {
+      void app.register(websocket);
+      void app.register(async (scope) => {
+        scope.route({ method: 'GET', url: '/x', handler: () => 'http', wsHandler: 'no' as never });
+      });
+    },
+    'invalid wsHandler function',
+  ],
+])('%s fails ready() with the message @fastify/websocket uses', async (_name, setup, message) => {
+  const app = Fastify();
+  apps.push(app);
+  setup(app);
+  await expect(app.ready()).rejects.toThrow(message);
 });
