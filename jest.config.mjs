@@ -20,7 +20,7 @@ const base = {
     ],
   },
   moduleNameMapper: {
-    '^@wskit/(core|express|fastify|koa|nest)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@wskit/(core|express|fastify|koa|nest|redis)$': '<rootDir>/packages/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
 };
