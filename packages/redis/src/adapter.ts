@@ -29,8 +29,9 @@ export class RedisBackplaneError extends Error {
   constructor(
     readonly code: 'WS_ERR_REDIS_UNAVAILABLE' | 'WS_ERR_REDIS_QUEUE_FULL' | 'WS_ERR_REDIS_CLOSED',
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'RedisBackplaneError';
   }
 }

@@ -295,7 +295,10 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
       (reply) => Number(reply),
       (error: Error) => {
         this.excepts.delete(seq);
-        throw this.failed(topic, error);
+        throw this.failed(
+          topic,
+          new RedisBackplaneError('WS_ERR_REDIS_UNAVAILABLE', `PUBLISH failed: ${error.message}`, { cause: error }),
+        );
       },
     );
   }
