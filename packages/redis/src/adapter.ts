@@ -3,7 +3,7 @@
  * (node-redis: node-redis.ts, ioredis: ioredis.ts). Replies are raw RESP values with bulk strings as Buffers.
  */
 export type RedisArgument = string | Buffer;
-export type RedisReply = Buffer | string | number | null | RedisReply[];
+export type RedisReply = Buffer | string | number | null | RedisReply[] | { [key: string]: RedisReply };
 
 export interface RedisAdapter {
   readonly kind: 'redis' | 'ioredis';

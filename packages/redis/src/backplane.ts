@@ -125,9 +125,17 @@ function makeAdapter(client: unknown, mode: BackplaneMode): RedisAdapter {
 interface ReplayState {
   /** Live messages that arrived while the socket's history was read. */
   pending: Array<{ id: string; data: string | Buffer; binary: boolean }>;
+  /** Set when the history was sent: the last id sent (live messages up to it are not sent again). */
+  last: string | null;
 }
 
-type Outgoing = { topic: string; message: Buffer; resolve: (id: string) => void; reject: (e: Error) => void };
+type Outgoing = {
+  topic: string;
+  seq: number;
+  message: Buffer;
+  resolve: (id: string) => void;
+  reject: (e: Error) => void;
+};
 
 export class RedisBackplane extends EventEmitter implements TopicRelay {
   readonly hub: TopicHub;
@@ -279,7 +287,7 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
     this.counters.published++;
     if (this.mode === 'streams') {
       return new Promise<string>((resolve, reject) => {
-        const item = { topic, message, resolve, reject };
+        const item = { topic, seq, message, resolve, reject };
         if (this.adapter.ready() && this.queue.length === 0) this.xadd(item);
         else this.enqueue(item);
       });
@@ -325,8 +333,11 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
     this.adapter.command(['XADD', key, 'MAXLEN', '~', String(this.maxLen), '*', 'm', item.message], key).then(
       (id) => item.resolve(String(id)),
       () => {
-        // Lost with the connection: sent again when Redis is back (a copy that did land is dropped by readers).
-        this.enqueue(item);
+        // Lost with the connection: sent again when Redis is back (a copy that did land is dropped by readers),
+        // before the publishes made since, so that a topic's stream keeps each process's order.
+        let at = this.queue.length;
+        while (at > 0 && this.queue[at - 1].seq > item.seq) at--;
+        this.queue.splice(at, 0, item);
         void this.flush();
       },
     );
@@ -499,7 +510,7 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
         this.readerBlocked = true;
         const reply = await this.adapter.blocking(args);
         this.readerBlocked = false;
-        if (Array.isArray(reply)) this.deliverStreams(reply);
+        if (reply !== null) this.deliverStreams(streamsOf(reply));
       } catch {
         this.readerBlocked = false;
         this.readerId = null;
@@ -549,8 +560,15 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
     const data = this.formatted(topic, id, envelope);
     const replays = this.replaying.get(topic);
     if (replays !== undefined && replays.size > 0) {
-      for (const state of replays.values()) state.pending.push({ id, data, binary: envelope.binary });
-      const skip = new Set<WebSocket>(replays.keys());
+      const skip = new Set<WebSocket>();
+      for (const [ws, state] of replays) {
+        if (state.last === null) state.pending.push({ id, data, binary: envelope.binary });
+        else if (compareIds(id, state.last) > 0 || ws.readyState !== 1) {
+          replays.delete(ws);
+          continue;
+        }
+        skip.add(ws);
+      }
       if (except !== undefined && except !== null) {
         for (const ws of isIterable(except) ? except : [except]) skip.add(ws);
       }
@@ -564,10 +582,10 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
   private replay(ws: WebSocket, topic: string, since: string): void {
     let replays = this.replaying.get(topic);
     if (replays === undefined) this.replaying.set(topic, (replays = new Map()));
-    const state: ReplayState = { pending: [] };
+    const state: ReplayState = { pending: [], last: null };
     replays.set(ws, state);
     const key = this.prefix + topic;
-    const done = (): void => {
+    const failed = (): void => {
       if (this.replaying.get(topic)?.get(ws) === state) this.replaying.get(topic)!.delete(ws);
     };
     const run = async (): Promise<void> => {
@@ -593,14 +611,36 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
         if (page.length < 500) break;
       }
       for (const item of state.pending) {
-        if (compareIds(item.id, last) > 0) ws.send(item.data, { binary: item.binary });
+        if (compareIds(item.id, last) > 0) {
+          ws.send(item.data, { binary: item.binary });
+          last = item.id;
+        }
       }
+      // Until the live read passes `last`, live messages up to it were sent by the replay.
+      state.last = last;
+      state.pending = [];
     };
-    run().then(done, (error: unknown) => {
-      done();
+    run().catch((error: unknown) => {
+      failed();
       if (this.listenerCount('error') > 0) this.emit('error', error);
     });
   }
+}
+
+/**
+ * XREAD's reply as [key, entries] pairs: an array of pairs in RESP2; in RESP3 a map, which node-redis gives as
+ * an object and ioredis as a flat [key, entries, key, entries…] array.
+ */
+function streamsOf(reply: RedisReply | Record<string, RedisReply> | Map<unknown, RedisReply>): RedisReply[] {
+  if (Array.isArray(reply)) {
+    if (reply.length === 0 || Array.isArray(reply[0])) return reply;
+    const pairs: RedisReply[] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) pairs.push([reply[i], reply[i + 1]]);
+    return pairs;
+  }
+  if (reply instanceof Map) return [...reply].map(([k, v]) => [String(k), v]);
+  if (reply !== null && typeof reply === 'object' && !Buffer.isBuffer(reply)) return Object.entries(reply) as RedisReply[];
+  return [];
 }
 
 function fieldEnvelope(fields: RedisReply[]): Envelope | null {
