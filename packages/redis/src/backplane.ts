@@ -18,6 +18,7 @@ import { RedisBackplaneError, type RedisAdapter, type RedisReply } from './adapt
 import { decode, encode, type Envelope } from './envelope.js';
 import { ioredisAdapter, isIORedisClient } from './ioredis.js';
 import { isNodeRedisClient, nodeRedisAdapter } from './node-redis.js';
+import { keySlot } from './slot.js';
 import { compareIds, isStreamId } from './stream-id.js';
 
 export type BackplaneMode = 'pubsub' | 'sharded' | 'streams';
@@ -393,19 +394,21 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
       if (add.length === 0 && drop.length === 0) return;
       try {
         if (add.length > 0) {
-          this.counters.subscribeCommands++;
-          await this.adapter.subscribe(
-            add.map((t) => this.prefix + t),
-            sharded,
+          await Promise.all(
+            this.batches(add).map((channels) => {
+              this.counters.subscribeCommands++;
+              return this.adapter.subscribe(channels, sharded);
+            }),
           );
           for (const t of add) this.active.add(t);
         }
         if (drop.length > 0) {
-          this.counters.subscribeCommands++;
           for (const t of drop) this.active.delete(t);
-          await this.adapter.unsubscribe(
-            drop.map((t) => this.prefix + t),
-            sharded,
+          await Promise.all(
+            this.batches(drop).map((channels) => {
+              this.counters.subscribeCommands++;
+              return this.adapter.unsubscribe(channels, sharded);
+            }),
           );
         }
       } catch (error) {
@@ -413,6 +416,20 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
         await delay(100);
       }
     }
+  }
+
+  /** Channels of `topics` in one batch, or for sharded one per hash slot (SSUBSCRIBE takes one slot). */
+  private batches(topics: string[]): string[][] {
+    const channels = topics.map((t) => this.prefix + t);
+    if (this.mode !== 'sharded') return [channels];
+    const bySlot = new Map<number, string[]>();
+    for (const channel of channels) {
+      const slot = keySlot(channel);
+      const list = bySlot.get(slot);
+      if (list === undefined) bySlot.set(slot, [channel]);
+      else list.push(channel);
+    }
+    return [...bySlot.values()];
   }
 
   // ─── Receiving ────────────────────────────────────────────────────────────────────────────────────────
