@@ -2,9 +2,9 @@
 import { once } from 'node:events';
 import { WebSocket, WebSocketServer } from '@wskit/core';
 import { createRedisBackplane, type HistoryGapEvent, type RedisBackplane } from '@wskit/redis';
-import { collect, messages, nextMessage } from '../../../test/helpers/inbox';
-import { KINDS, makeClient, type TestClient } from './clients';
-import { startRedis, type RedisProcess } from './redis-server';
+import { collect, messages, nextMessage } from '../../../test/helpers/inbox.js';
+import { KINDS, makeClient, type TestClient } from './clients.js';
+import { startRedis, type RedisProcess } from './redis-server.js';
 
 interface Node {
   wss: WebSocketServer;
