@@ -245,7 +245,8 @@ export class TopicHub extends EventEmitter {
   publish(topic: string, data: Exclude<BufferLike, Blob>, options: PublishOptions = {}): number {
     checkTopic(topic);
     const relay = this.relay;
-    if (relay !== null) return relay.publish(topic, toBuffer(data), options.binary ?? typeof data !== 'string', options);
+    if (relay !== null)
+      return relay.publish(topic, toBuffer(data), options.binary ?? typeof data !== 'string', options);
     return this.deliver(topic, data, options);
   }
 

@@ -116,7 +116,8 @@ function makeAdapter(client: unknown, mode: BackplaneMode): RedisAdapter {
   if (isNodeRedisClient(client)) {
     // Clients and clusters both have sSubscribe; only a cluster routes by slot.
     const cluster = typeof (client as { getSlotRandomNode?: unknown }).getSlotRandomNode === 'function';
-    if (mode === 'sharded' && !cluster) throw new TypeError("mode 'sharded' needs a node-redis cluster (createCluster)");
+    if (mode === 'sharded' && !cluster)
+      throw new TypeError("mode 'sharded' needs a node-redis cluster (createCluster)");
     return nodeRedisAdapter(client, cluster);
   }
   if (isIORedisClient(client)) return ioredisAdapter(client);
@@ -322,7 +323,10 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
   private enqueue(item: Outgoing): void {
     if (this.queue.length >= this.maxQueued) {
       item.reject(
-        this.failed(item.topic, new RedisBackplaneError('WS_ERR_REDIS_QUEUE_FULL', 'Too many publishes held for Redis')),
+        this.failed(
+          item.topic,
+          new RedisBackplaneError('WS_ERR_REDIS_QUEUE_FULL', 'Too many publishes held for Redis'),
+        ),
       );
       return;
     }
@@ -617,7 +621,10 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
       }
       let last = from;
       for (;;) {
-        const page = (await this.adapter.command(['XRANGE', key, '(' + from, '+', 'COUNT', '500'], key)) as RedisReply[];
+        const page = (await this.adapter.command(
+          ['XRANGE', key, '(' + from, '+', 'COUNT', '500'],
+          key,
+        )) as RedisReply[];
         if (page.length === 0 || ws.readyState !== 1 || !ws.isSubscribed(topic)) break;
         for (const entry of page as RedisReply[][]) {
           const id = String(entry[0]);
@@ -656,7 +663,8 @@ function streamsOf(reply: RedisReply | Record<string, RedisReply> | Map<unknown,
     return pairs;
   }
   if (reply instanceof Map) return [...reply].map(([k, v]) => [String(k), v]);
-  if (reply !== null && typeof reply === 'object' && !Buffer.isBuffer(reply)) return Object.entries(reply) as RedisReply[];
+  if (reply !== null && typeof reply === 'object' && !Buffer.isBuffer(reply))
+    return Object.entries(reply) as RedisReply[];
   return [];
 }
 

@@ -31,7 +31,6 @@ export function isNodeRedisClient(client: unknown): client is NodeRedisClientLik
 
 export function nodeRedisAdapter(client: NodeRedisClientLike, cluster: boolean): RedisAdapter {
   const commands = client.withTypeMapping(BUFFERS);
-  let subscriber: NodeRedisClientLike | null = null;
   let blocker: NodeRedisClientLike | null = null;
   let onMessage: (channel: string, message: Buffer) => void = () => {};
   let onStatus: (up: boolean, error?: Error) => void = () => {};
@@ -53,8 +52,7 @@ export function nodeRedisAdapter(client: NodeRedisClientLike, cluster: boolean):
   };
   let subscriberMade: Promise<NodeRedisClientLike> | null = null;
   let blockerMade: Promise<NodeRedisClientLike> | null = null;
-  const sub = (): Promise<NodeRedisClientLike> =>
-    (subscriberMade ??= own().then((c) => (subscriber = c)));
+  const sub = (): Promise<NodeRedisClientLike> => (subscriberMade ??= own());
   const block = (): Promise<NodeRedisClientLike> =>
     (blockerMade ??= own().then((c) => (blocker = c.withTypeMapping(BUFFERS))));
   const send = (c: NodeRedisClientLike, args: RedisArgument[], key?: string): Promise<RedisReply> =>
@@ -79,7 +77,7 @@ export function nodeRedisAdapter(client: NodeRedisClientLike, cluster: boolean):
     onStatus: (fn) => void (onStatus = fn),
     async close() {
       const made = [subscriberMade, blockerMade].filter((p) => p !== null);
-      subscriber = blocker = null;
+      blocker = null;
       for (const p of made) {
         const c = await p.catch(() => null);
         // destroy(): a blocked XREAD would hold close() until its timeout.

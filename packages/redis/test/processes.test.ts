@@ -38,11 +38,9 @@ class NodeProcess {
   }
 
   static async start(kind: string, mode: string, url: string): Promise<NodeProcess> {
-    const child = fork(
-      join(__dirname, 'fixtures', 'node-process.mjs'),
-      [kind, mode, url, String(SUBSCRIBERS), TOPIC],
-      { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
-    );
+    const child = fork(join(__dirname, 'fixtures', 'node-process.mjs'), [kind, mode, url, String(SUBSCRIBERS), TOPIC], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     const node = new NodeProcess(child);
     await node.next('ready', 30_000);
     return node;

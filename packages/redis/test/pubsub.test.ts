@@ -22,7 +22,11 @@ async function startNode(kind: (typeof KINDS)[number], redis: RedisProcess): Pro
     const topic = new URL(req.url ?? '/', 'http://x').searchParams.get('topic');
     if (topic) ws.subscribe(topic);
     ws.on('message', (data) => {
-      const { topic: t, text, except } = JSON.parse(data.toString()) as { topic: string; text: string; except?: boolean };
+      const {
+        topic: t,
+        text,
+        except,
+      } = JSON.parse(data.toString()) as { topic: string; text: string; except?: boolean };
       wss.publish(t, text, except ? { except: ws } : {});
     });
   });
