@@ -61,6 +61,8 @@ export default {
     './packages/fastify/src/': { lines: 92, branches: 84 },
     './packages/koa/src/': { lines: 95, branches: 87 },
     './packages/nest/src/': { lines: 91, branches: 84 },
+    // Measured on the redis tests alone (93.2% lines, 81.7% branches): the child processes are not counted.
+    './packages/redis/src/': { lines: 92, branches: 80 },
   },
   projects: [
     {
