@@ -20,7 +20,7 @@ const base = {
     ],
   },
   moduleNameMapper: {
-    '^@wskit/(core|express|fastify|koa|nest)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@wskit/(core|express|fastify|koa|nest|redis)$': '<rootDir>/packages/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
 };
@@ -64,6 +64,8 @@ export default {
     './packages/fastify/src/': { lines: 94, branches: 89 },
     './packages/koa/src/': { lines: 95, branches: 87 },
     './packages/nest/src/': { lines: 94, branches: 87 },
+    // Measured on the redis tests alone (93.2% lines, 81.7% branches): the child processes are not counted.
+    './packages/redis/src/': { lines: 92, branches: 80 },
   },
   projects: [
     {

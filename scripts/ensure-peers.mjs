@@ -7,6 +7,8 @@ const missing = [];
 const py = spawnSync('/usr/bin/python3', ['-c', 'import websockets'], { stdio: 'ignore' });
 if (py.status !== 0) missing.push('python3-websockets');
 if (!existsSync('/usr/bin/chromium')) missing.push('chromium');
+// @wskit/redis's tests start their own servers and cluster (redis-server pulls in redis-cli via redis-tools).
+if (!existsSync('/usr/bin/redis-server') || !existsSync('/usr/bin/redis-cli')) missing.push('redis-server');
 
 if (missing.length > 0) {
   console.log(`ensure-peers: installing ${missing.join(', ')}`);
@@ -21,4 +23,4 @@ if (missing.length > 0) {
   run(['apt-get', 'update', '-q']);
   run(['apt-get', 'install', '-y', '-q', '--no-install-recommends', ...missing]);
 }
-console.log('ensure-peers: python3-websockets and chromium present');
+console.log('ensure-peers: python3-websockets, chromium and redis-server present');

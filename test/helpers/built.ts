@@ -20,7 +20,7 @@ function newestSource(dir: string): number {
 }
 
 /** Builds packages/<name> (scripts/build.mjs --in-place) unless its dist is up to date; core is checked first. */
-export function ensureBuilt(name: 'core' | 'express' | 'fastify' | 'koa' | 'nest'): void {
+export function ensureBuilt(name: 'core' | 'express' | 'fastify' | 'koa' | 'nest' | 'redis'): void {
   if (name !== 'core') ensureBuilt('core');
   const pkg = join(root, 'packages', name);
   const outputs = ['esm/index.js', 'esm/index.d.ts', 'cjs/index.js'].map((file) => join(pkg, 'dist', file));

@@ -56,6 +56,8 @@ export {
   type CanSubscribe,
   type TopicCompression,
   type TopicStats,
+  type SubscribeOptions,
+  type TopicRelay,
 } from './topics.js';
 export { closeAll, type CloseAllOptions } from './shutdown.js';
 export { runHandler } from './handler-gate.js';

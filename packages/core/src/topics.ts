@@ -23,6 +23,11 @@
  * bufferedAmount plus the frame would pass `limit` either misses the message (`skip`, counted per socket and
  * per topic) or is terminated (`close`, the same WS_ERR_BUFFER_LIMIT failure as maxBufferedAmount). Every
  * drop also emits 'drop' (socket, topic, action) on the hub.
+ *
+ * Relays (a backplane such as @wskit/redis): with a relay set, publish() hands the message to the relay instead
+ * of delivering it, and the relay calls deliver() (the local fan-out above) when the message comes back to this
+ * process. The hub reports local interest for it: 'topicOpen' (topic) when a topic gets its first subscriber,
+ * 'topicClose' (topic) when its last one leaves, and 'subscribe' (ws, topic, options) for each new subscription.
  */
 import { EventEmitter } from 'node:events';
 import * as zlib from 'node:zlib';
@@ -66,6 +71,17 @@ export interface PublishOptions {
    * unless it is listed here.
    */
   except?: WebSocket | Iterable<WebSocket>;
+}
+
+/** Options of ws.subscribe(), passed to the hub's 'subscribe' listeners (a relay may read them). */
+export interface SubscribeOptions {
+  /** Id of the last message the client got (a relay with history replays what came after it). */
+  since?: string;
+}
+
+/** Takes over publish() (see the file comment); its return value is publish()'s. */
+export interface TopicRelay {
+  publish(topic: string, payload: Buffer, binary: boolean, options: PublishOptions): number;
 }
 
 /** Counters of a topic since it was created (a topic and its counters go when its last subscriber leaves). */
@@ -127,6 +143,9 @@ export class TopicHub extends EventEmitter {
   slowConsumer: SlowConsumerPolicy | null;
   canSubscribe: CanSubscribe | null;
 
+  /** Set by a backplane (setRelay); null: publish() delivers locally. */
+  relay: TopicRelay | null = null;
+
   private readonly map = new Map<string, Topic>();
   private readonly topicPolicies = new Map<string, SlowConsumerPolicy | null>();
 
@@ -141,6 +160,14 @@ export class TopicHub extends EventEmitter {
     this.compression = compression;
     this.slowConsumer = checkPolicy(options.slowConsumer ?? null);
     this.canSubscribe = options.canSubscribe ?? null;
+  }
+
+  /** Hands every publish to `relay` (null: back to local delivery). One relay per hub. */
+  setRelay(relay: TopicRelay | null): void {
+    if (relay !== null && this.relay !== null && this.relay !== relay) {
+      throw new Error('This topic hub already has a relay');
+    }
+    this.relay = relay;
   }
 
   /** Names of the topics that have subscribers. */
@@ -178,7 +205,12 @@ export class TopicHub extends EventEmitter {
    * Subscribes `ws` (which must be OPEN). Returns true when subscribed, false when refused; when the
    * authorization hook answers with a promise, a promise of that result (errors count as a refusal).
    */
-  subscribe(ws: WebSocket, topic: string, serverHook?: CanSubscribe | null): boolean | Promise<boolean> {
+  subscribe(
+    ws: WebSocket,
+    topic: string,
+    serverHook?: CanSubscribe | null,
+    options?: SubscribeOptions,
+  ): boolean | Promise<boolean> {
     checkTopic(topic);
     if (ws.readyState !== OPEN) return false;
     const state = ws._topicState;
@@ -187,9 +219,9 @@ export class TopicHub extends EventEmitter {
     const waiting = state?.pending?.get(topic);
     if (waiting !== undefined) return waiting;
     const hook = state?.canSubscribe ?? serverHook ?? this.canSubscribe;
-    if (hook === null) return this.add(ws, topic);
+    if (hook === null) return this.add(ws, topic, options);
     const allowed = hook(ws, topic);
-    if (!isThenable(allowed)) return allowed === true && this.add(ws, topic);
+    if (!isThenable(allowed)) return allowed === true && this.add(ws, topic, options);
     const own = socketTopics(ws);
     const pending = (own.pending ??= new Map());
     const answer: Promise<boolean> = Promise.resolve(allowed).then(
@@ -197,7 +229,7 @@ export class TopicHub extends EventEmitter {
         // unsubscribe() or close while the hook was deciding: the later call wins.
         if (pending.get(topic) !== answer) return false;
         pending.delete(topic);
-        return ok === true && ws._readyState === OPEN && this.add(ws, topic);
+        return ok === true && ws._readyState === OPEN && this.add(ws, topic, options);
       },
       () => {
         if (pending.get(topic) === answer) pending.delete(topic);
@@ -233,8 +265,18 @@ export class TopicHub extends EventEmitter {
   /**
    * Queues `data` on every open subscriber of `topic`; returns how many sockets it was queued for. Needs
    * no subscription of the publisher. One frame (and with shared compression one deflate) per publish.
+   * With a relay, hands the message to it and returns what the relay returns.
    */
   publish(topic: string, data: Exclude<BufferLike, Blob>, options: PublishOptions = {}): number {
+    checkTopic(topic);
+    const relay = this.relay;
+    if (relay !== null)
+      return relay.publish(topic, toBuffer(data), options.binary ?? typeof data !== 'string', options);
+    return this.deliver(topic, data, options);
+  }
+
+  /** Local delivery of publish() whatever the relay (a relay calls it for messages that reach this process). */
+  deliver(topic: string, data: Exclude<BufferLike, Blob>, options: PublishOptions = {}): number {
     checkTopic(topic);
     const t = this.map.get(topic);
     if (t === undefined) return 0;
@@ -301,7 +343,7 @@ export class TopicHub extends EventEmitter {
     return count;
   }
 
-  private add(ws: WebSocket, topic: string): true {
+  private add(ws: WebSocket, topic: string, options?: SubscribeOptions): true {
     const state = socketTopics(ws);
     if (state.hub !== null && state.hub !== this) {
       throw new Error('A socket subscribes through one topic hub only (the one of the server that accepted it)');
@@ -313,8 +355,10 @@ export class TopicHub extends EventEmitter {
     if (t === undefined) {
       t = { subscribers: new Set(), published: 0, delivered: 0, skipped: 0, closed: 0, sharedDeflates: 0 };
       this.map.set(topic, t);
+      if (this.listenerCount('topicOpen') > 0) this.emit('topicOpen', topic);
     }
     t.subscribers.add(ws);
+    if (this.listenerCount('subscribe') > 0) this.emit('subscribe', ws, topic, options ?? {});
     return true;
   }
 
@@ -322,7 +366,10 @@ export class TopicHub extends EventEmitter {
     const t = this.map.get(topic);
     if (t === undefined) return;
     t.subscribers.delete(ws);
-    if (t.subscribers.size === 0) this.map.delete(topic);
+    if (t.subscribers.size === 0) {
+      this.map.delete(topic);
+      if (this.listenerCount('topicClose') > 0) this.emit('topicClose', topic);
+    }
   }
 
   /** Applies the slow-consumer action; returns true (the message is not queued for `ws`). */
@@ -377,10 +424,11 @@ export function subscribeSocket(
   hub: TopicHub | null | undefined,
   topic: string,
   serverHook: CanSubscribe | null | undefined,
+  options?: SubscribeOptions,
 ): boolean | Promise<boolean> {
   const own = ws._topicState?.hub ?? hub;
   if (!own) throw noHubError();
-  return own.subscribe(ws, topic, serverHook);
+  return own.subscribe(ws, topic, serverHook, options);
 }
 
 export function unsubscribeSocket(ws: WebSocket, topic: string): boolean {

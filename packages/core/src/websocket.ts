@@ -39,6 +39,7 @@ import {
   unsubscribeSocket,
   type CanSubscribe,
   type SocketTopics,
+  type SubscribeOptions,
   type TopicHub,
 } from './topics.js';
 
@@ -325,11 +326,12 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
 
   /**
    * Subscribes to `topic` of the accepting server's hub. True when subscribed, false when refused (or not
-   * OPEN); a promise of that when the server's canSubscribe hook is asynchronous.
+   * OPEN); a promise of that when the server's canSubscribe hook is asynchronous. `options` reach the hub's
+   * relay (e.g. `since` for a backplane with history).
    */
-  subscribe(topic: string): boolean | Promise<boolean> {
+  subscribe(topic: string, options?: SubscribeOptions): boolean | Promise<boolean> {
     const settings = this.settings;
-    return subscribeSocket(this, settings?.topics, topic, settings?.canSubscribe);
+    return subscribeSocket(this, settings?.topics, topic, settings?.canSubscribe, options);
   }
 
   /** Returns whether the socket was subscribed. */
