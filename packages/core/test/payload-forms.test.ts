@@ -85,7 +85,7 @@ test('ping and pong: (data, cb) and (cb) forms; oversized Blob control frames th
   await new Promise<void>((resolve, reject) => ws.ping('with-cb', (error) => (error ? reject(error) : resolve())));
   await new Promise<void>((resolve, reject) => ws.ping((error) => (error ? reject(error) : resolve())));
   await new Promise<void>((resolve, reject) =>
-    ws.pong('unsolicited', (error?: Error) => (error ? reject(error) : resolve())),
+    ws.pong('unsolicited', (error?: Error | null) => (error ? reject(error) : resolve())),
   );
   expect(() => ws.ping(new Blob([new Uint8Array(126)]))).toThrow(RangeError);
   await within(
@@ -101,10 +101,10 @@ test('ping and pong: (data, cb) and (cb) forms; oversized Blob control frames th
   const before = ws.bufferedAmount;
   const errors = await Promise.all(
     [
-      (cb: (error?: Error) => void) => ws.ping('late', cb),
-      (cb: (error?: Error) => void) => ws.pong(Buffer.from('late!'), true, cb),
-      (cb: (error?: Error) => void) => ws.send('late send', cb),
-    ].map((call) => new Promise<Error | undefined>((resolve) => call(resolve))),
+      (cb: (error?: Error | null) => void) => ws.ping('late', cb),
+      (cb: (error?: Error | null) => void) => ws.pong(Buffer.from('late!'), true, cb),
+      (cb: (error?: Error | null) => void) => ws.send('late send', cb),
+    ].map((call) => new Promise<Error | null | undefined>((resolve) => call(resolve))),
   );
   for (const error of errors) expect(error?.message).toMatch(/WebSocket is not open: readyState 2 \(CLOSING\)/);
   expect(ws.bufferedAmount - before).toBe('late'.length + 'late!'.length + 'late send'.length);
