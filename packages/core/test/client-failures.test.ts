@@ -74,7 +74,7 @@ test('the TLS server name is the host name, and never an IP address', async () =
   const server = https.createServer({ key, cert });
   const wss = new WebSocketServer({ server });
   cleanups.push(() => wss.close());
-  const names: Array<string | false | undefined> = [];
+  const names: Array<string | false | null | undefined> = [];
   wss.on('connection', (ws, req) => {
     names.push((req.socket as TLSSocket).servername);
     ws.close();
