@@ -48,15 +48,16 @@ const TYPE_ONLY = [
 export default {
   testTimeout: 30000,
   maxWorkers: 2,
-  // `npm test` runs with --coverage. The gate stands at the figures measured when it was set (a full run,
-  // Node 20, on a shared machine), one point below each to absorb run-to-run noise; raise it, never lower it.
-  // Targets: core 95% lines and branches, plugins 90% — core branches and several plugins' branches are
-  // below that today.
+  // `npm test` runs with --coverage. The gate stands at the figures measured when it was set (Node 20, on a
+  // shared machine), one point below each to absorb run-to-run noise; raise it, never lower it.
+  // Core: 97.9% lines, 93.1% branches measured with its own suites alone (packages/core, test/conformance,
+  // test/interop), a lower bound of the full run. Targets: core 95% lines and branches, plugins 90% — core
+  // branches and several plugins' branches are below that today.
   coverageProvider: 'v8',
   collectCoverageFrom: ['packages/*/src/**/*.ts', ...TYPE_ONLY.map((file) => `!packages/${file}`)],
   coverageReporters: ['text-summary', 'json-summary'],
   coverageThreshold: {
-    './packages/core/src/': { lines: 95, branches: 90 },
+    './packages/core/src/': { lines: 96, branches: 92 },
     './packages/express/src/': { lines: 96, branches: 78 },
     './packages/fastify/src/': { lines: 92, branches: 84 },
     './packages/koa/src/': { lines: 95, branches: 87 },
