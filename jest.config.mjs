@@ -50,7 +50,7 @@ export default {
   maxWorkers: 2,
   // `npm test` runs with --coverage. The gate stands at the figures measured when it was set (Node 20, on a
   // shared machine), one point below each to absorb run-to-run noise; raise it, never lower it.
-  // Core: 97.9% lines, 93.1% branches measured with its own suites alone (packages/core, test/conformance,
+  // Core: 98.0% lines, 93.4% branches measured with its own suites alone (packages/core, test/conformance,
   // test/interop), a lower bound of the full run. Targets: core 95% lines and branches, plugins 90% — core
   // branches and several plugins' branches are below that today.
   coverageProvider: 'v8',
