@@ -2,10 +2,9 @@
 const base = {
   testEnvironment: 'node',
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
-  // @nestjs/* (v12) and `cookie` 2 ship ESM only; jest on Node 20 runs CJS, so swc compiles those files too.
-  // @fastify/cookie 11 loads `cookie` with a dynamic import(), which jest's CJS runtime refuses without
-  // --experimental-vm-modules; compiled by swc, that import() becomes a require().
-  transformIgnorePatterns: ['/node_modules/(?!(@nestjs/|@fastify/cookie/|cookie/))'],
+  // @nestjs/* (v12) ship ESM only; jest on Node 20 runs CJS, so swc compiles those files too. (`cookie` 2 is
+  // ESM only as well: the root's overrides keep it out of the tree, see README "Install and tested versions".)
+  transformIgnorePatterns: ['/node_modules/(?!@nestjs/)'],
   transform: {
     '^.+\\.(t|j)sx?$': [
       '@swc/jest',
@@ -38,6 +37,7 @@ const NEST11_TESTS = [
 /** Sources that hold types only: nothing runs, so a line count would only measure comments. */
 const TYPE_ONLY = [
   'core/src/connection-options.ts',
+  'core/src/ws-types.ts',
   'express/src/options.ts',
   'fastify/src/options.ts',
   'fastify/src/fastify-types.ts',
@@ -48,15 +48,16 @@ const TYPE_ONLY = [
 export default {
   testTimeout: 30000,
   maxWorkers: 2,
-  // `npm test` runs with --coverage. The gate stands at the figures measured when it was set (a full run,
-  // Node 20, on a shared machine), one point below each to absorb run-to-run noise; raise it, never lower it.
-  // Targets: core 95% lines and branches, plugins 90% — core branches and several plugins' branches are
-  // below that today.
+  // `npm test` runs with --coverage. The gate stands at the figures measured when it was set (Node 20, on a
+  // shared machine), one point below each to absorb run-to-run noise; raise it, never lower it.
+  // Core: 98.0% lines, 93.4% branches measured with its own suites alone (packages/core, test/conformance,
+  // test/interop), a lower bound of the full run. Targets: core 95% lines and branches, plugins 90% — core
+  // branches and several plugins' branches are below that today.
   coverageProvider: 'v8',
   collectCoverageFrom: ['packages/*/src/**/*.ts', ...TYPE_ONLY.map((file) => `!packages/${file}`)],
   coverageReporters: ['text-summary', 'json-summary'],
   coverageThreshold: {
-    './packages/core/src/': { lines: 95, branches: 90 },
+    './packages/core/src/': { lines: 96, branches: 92 },
     // Plugins: measured 2026-12-02 by `npx jest --ci --coverage --maxWorkers=1 packages/express packages/fastify
     // packages/koa packages/nest test/plugins test/http2-plugins.test.ts test/topics-plugins.test.ts`
     // (lines/branches: express 99.6/91.3, fastify 95.5/90.2, koa 96.3/88.1, nest 95.5/88.6).

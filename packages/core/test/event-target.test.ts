@@ -204,6 +204,42 @@ describe('helpers on an EventEmitter', () => {
     expect(errors[0]).toMatchObject({ type: 'error', error: err, message: 'kaput', target: s });
   });
 
+  test('every data form an emitter may use becomes the WHATWG form; events without details get the defaults', async () => {
+    const s = new FakeSocket();
+    const data: unknown[] = [];
+    const closes: CloseEvent[] = [];
+    const errors: ErrorEvent[] = [];
+    s.addEventListener('message', (e: MessageEvent) => void data.push(e.data));
+    s.onclose = (e: CloseEvent) => void closes.push(e);
+    s.onerror = (e: ErrorEvent) => void errors.push(e);
+    // Text in binary forms (fragments, an ArrayBuffer) is still a string.
+    s.emit('message', [Buffer.from('frag'), Buffer.from('ments')], false);
+    s.emit('message', new TextEncoder().encode('buffer').buffer, false);
+    // A view over a larger ArrayBuffer: only its bytes.
+    s.binaryType = 'arraybuffer';
+    s.emit('message', new Uint8Array([0, 1, 2, 3]).subarray(1, 3), true);
+    s.binaryType = 'fragments';
+    s.emit('message', Buffer.from([4]), true);
+    s.binaryType = 'blob';
+    const blob = new Blob([new Uint8Array([5])]);
+    s.emit('message', blob, true);
+    expect(() => s.emit('message', 42, true)).toThrow(TypeError);
+    expect(data[0]).toBe('fragments');
+    expect(data[1]).toBe('buffer');
+    expect([...new Uint8Array(data[2] as ArrayBuffer)]).toEqual([1, 2]);
+    expect(data[3]).toEqual([Buffer.from([4])]);
+    expect(data[4]).toBe(blob);
+
+    s.emit('close');
+    s.emit('close', 1015, 'tls');
+    expect(closes[0]).toMatchObject({ code: 1005, reason: '', wasClean: true });
+    expect(closes[1]).toMatchObject({ code: 1015, reason: 'tls', wasClean: false });
+    s.emit('error', 'not an Error');
+    expect(errors[0]).toMatchObject({ error: 'not an Error', message: 'not an Error' });
+    expect(new ErrorEvent('error')).toMatchObject({ error: null, message: '' });
+    expect(new CloseEvent('close')).toMatchObject({ code: 0, reason: '', wasClean: false });
+  });
+
   test('unknown event types are ignored', () => {
     const s = new FakeSocket();
     s.addEventListener('ping', () => {});
