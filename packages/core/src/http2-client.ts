@@ -238,6 +238,15 @@ function whenConnectEnabled(
   };
 }
 
+/**
+ * Resets a handshake's stream. Its response body (a refusal's or a redirect's) is read and dropped: a paused
+ * stream never emits 'close', so the socket would keep its pooled session (and the TCP connection) open.
+ */
+function cancel(stream: http2.ClientHttp2Stream): void {
+  stream.resume();
+  stream.close(NGHTTP2_CANCEL);
+}
+
 /** Starts the RFC 8441 handshake of `ws`; `opened` gets the stream once the server answered 200. */
 export function connectHttp2(ws: WebSocket, request: Http2ConnectRequest, opened: Http2Opened): void {
   const { url } = request;
@@ -266,7 +275,7 @@ export function connectHttp2(ws: WebSocket, request: Http2ConnectRequest, opened
     ws._onHandshakeAbort = null;
     stopWaiting();
     if (timer) clearTimeout(timer);
-    if (stream) stream.close(NGHTTP2_CANCEL);
+    if (stream) cancel(stream);
     else release();
     ws.abortConnecting(message, error);
   };
@@ -274,7 +283,7 @@ export function connectHttp2(ws: WebSocket, request: Http2ConnectRequest, opened
     settled = true;
     stopWaiting();
     if (timer) clearTimeout(timer);
-    if (stream) stream.close(NGHTTP2_CANCEL);
+    if (stream) cancel(stream);
     else release();
   };
   if (request.handshakeTimeout) {
@@ -326,7 +335,7 @@ export function connectHttp2(ws: WebSocket, request: Http2ConnectRequest, opened
         settled = true;
         ws._onHandshakeAbort = null;
         if (timer) clearTimeout(timer);
-        s.close(NGHTTP2_CANCEL);
+        cancel(s);
         request.redirect(location);
         return;
       }

@@ -130,6 +130,27 @@ describe('followRedirects over HTTP/2: a 3xx on the CONNECT stream', () => {
     });
   });
 
+  // A refusal's or redirect's stream, reset with its body unread, never emitted 'close' while paused: the pooled
+  // session (and its TCP connection) stayed open after the socket had failed, or after the redirect's socket closed.
+  test.each([
+    ['a refused handshake', false],
+    ['a followed redirect', true],
+  ])('%s releases the pooled session: it closes with the last socket', async (_name, followRedirects) => {
+    const f = await h2Server({ verifyClient: redirecting(302, () => '/to') });
+    const ws = connect(f.port, '/from', { followRedirects });
+    if (followRedirects) expect(await openAndClose(ws)).toBe('at /to');
+    else expect(await errorOf(ws)).toBeInstanceOf(HandshakeError);
+    await within(
+      new Promise<void>((resolve) => {
+        const check = (): void => (f.openSessions() === 0 ? resolve() : void setTimeout(check, 20));
+        setTimeout(check, 20);
+      }),
+      10_000,
+      'pooled session closes',
+    );
+    expect(f.sessions()).toBe(1);
+  });
+
   test('maxRedirects bounds a redirect loop', async () => {
     const f = await h2Server({ verifyClient: redirecting(302, (path) => `${path}x`) });
     const ws = connect(f.port, '/from', { followRedirects: true, maxRedirects: 3 });

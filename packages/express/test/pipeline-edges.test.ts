@@ -21,7 +21,10 @@ async function rawExchange(port: number, head: string): Promise<string> {
   let received = '';
   socket.setEncoding('latin1');
   socket.on('data', (chunk: string) => (received += chunk));
-  await Promise.race([once(socket, 'close'), new Promise((resolve) => setTimeout(resolve, 3000))]);
+  // A bounded wait whose timer is cleared: a pending 3 s timer kept the jest worker from exiting after the suite.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([once(socket, 'close'), new Promise((resolve) => (timer = setTimeout(resolve, 3000)))]);
+  clearTimeout(timer);
   socket.destroy();
   return received;
 }

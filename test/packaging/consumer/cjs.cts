@@ -4,6 +4,7 @@ import express = require('express');
 import { wskitExpress } from '@wskit/express';
 import { fastifyWebSocket } from '@wskit/fastify';
 import { websocket } from '@wskit/koa';
+import redis = require('@wskit/redis');
 
 const wss: WebSocket.WebSocketServer = new WebSocket.Server({ port: 0 });
 const same: typeof WebSocket.WebSocketServer = WebSocket.WebSocketServer;
@@ -16,4 +17,7 @@ const client: WebSocket = new WebSocket.WebSocket('ws://127.0.0.1:1');
 WebSocket.createWebSocketStream(client).destroy();
 const open: number = WebSocket.OPEN;
 
-export = [same, options, open, wskitExpress(express()), fastifyWebSocket, websocket];
+const hub: WebSocket.TopicHub = redis.resolveHub(wss);
+const mode: redis.BackplaneMode = 'pubsub';
+
+export = [same, options, open, wskitExpress(express()), fastifyWebSocket, websocket, hub, mode];

@@ -7,6 +7,7 @@ import fastifyWebSocket from '@wskit/fastify';
 import Koa from 'koa';
 import koaWebsocket, { websocket } from '@wskit/koa';
 import { WskitAdapter } from '@wskit/nest';
+import { RedisBackplane, keySlot, type BackplaneMode, type BackplaneStats } from '@wskit/redis';
 
 const options: ServerOptions = { port: 0, maxPayload: 1024 };
 const wss = new WebSocketServer(options);
@@ -25,4 +26,8 @@ void fastify.register(fastifyWebSocket);
 const koa = new Koa();
 koa.use(websocket());
 
-export const used = [state, wskitExpressDefault, koaWebsocket, WskitAdapter];
+const mode: BackplaneMode = 'streams';
+const stats = (backplane: RedisBackplane): BackplaneStats => backplane.stats();
+const slot: number = keySlot('wskit:room');
+
+export const used = [state, wskitExpressDefault, koaWebsocket, WskitAdapter, mode, stats, slot];

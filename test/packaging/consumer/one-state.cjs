@@ -9,8 +9,8 @@ process.env.WSKIT_LOAD_LOG = process.argv[2];
 register(pathToFileURL(__dirname + '/hooks.mjs'));
 
 (async () => {
-  const report = { identical: {}, copies: {}, shape: {}, echo: null };
-  for (const name of ['core', 'express', 'fastify', 'koa', 'nest']) {
+  const report = { identical: {}, copies: {}, shape: {}, hub: [], echo: null };
+  for (const name of ['core', 'express', 'fastify', 'koa', 'nest', 'redis']) {
     const required = require(`@wskit/${name}`);
     const imported = await import(`@wskit/${name}`);
     const names = Object.keys(imported).filter((key) => key !== 'default');
@@ -21,7 +21,7 @@ register(pathToFileURL(__dirname + '/hooks.mjs'));
     };
   }
   const files = Object.keys(require.cache).filter((file) => file.includes('/node_modules/@wskit/'));
-  for (const base of ['zlib-limiter.js', 'fanout.js', 'websocket.js', 'connection-guards.js']) {
+  for (const base of ['zlib-limiter.js', 'fanout.js', 'websocket.js', 'connection-guards.js', 'topics.js']) {
     report.copies[base] = files.filter((file) => file.endsWith(`/${base}`)).length;
   }
   const WebSocket = require('@wskit/core');
@@ -34,6 +34,12 @@ register(pathToFileURL(__dirname + '/hooks.mjs'));
     serverAlias: WebSocket.Server === WebSocket.WebSocketServer,
     destructured: require('@wskit/core').WebSocketServer === esm.WebSocketServer,
   };
+  // The backplane finds a hub by `instanceof TopicHub`: a hub made by either format's core must pass in
+  // either format's @wskit/redis.
+  const redisCjs = require('@wskit/redis');
+  const redisEsm = await import('@wskit/redis');
+  const hubs = [new WebSocket.TopicHub(), new esm.TopicHub()];
+  report.hub = hubs.flatMap((hub) => [redisCjs, redisEsm].map((redis) => redis.resolveHub(hub) === hub));
   // A server from the CJS format, a client from the ESM format.
   const wss = new WebSocket.Server({ port: 0, host: '127.0.0.1' });
   await new Promise((resolve) => wss.once('listening', resolve));

@@ -12,4 +12,7 @@ const client = new WebSocket('ws://127.0.0.1:1');
 const stream = WebSocket.createWebSocketStream(client);
 /** @type {import('@wskit/core').ServerOptions} */
 const options = { noServer: true };
-module.exports = { wss, stream, options, Server: WebSocket.Server };
+const { createRedisBackplane } = require('@wskit/redis');
+/** @type {(client: unknown) => import('@wskit/redis').RedisBackplane} */
+const backplane = (client) => createRedisBackplane(wss, { client, mode: 'sharded' });
+module.exports = { wss, stream, options, Server: WebSocket.Server, backplane };
