@@ -23,6 +23,9 @@ import { compareIds, isStreamId } from './stream-id.js';
 
 export type BackplaneMode = 'pubsub' | 'sharded' | 'streams';
 
+/** Publishes that failed this long (ms) before the connection was seen lost count in that outage's gap. */
+const SUSPECT_WINDOW_MS = 10_000;
+
 /** A message of a stream, as given to the `format` option. */
 export interface StreamMessage {
   id: string;
@@ -45,6 +48,11 @@ export interface RedisBackplaneOptions {
   prefix?: string;
   /** streams: approximate cap of each topic's stream (XADD MAXLEN ~). Default 10,000. */
   maxLen?: number;
+  /**
+   * pubsub and sharded: how long a publish waits for Redis's reply before it rejects with
+   * WS_ERR_REDIS_UNAVAILABLE (ms). Default 500; 0 or Infinity: no timer (wait for the client to give up).
+   */
+  publishTimeout?: number;
   /** streams: how long one blocking XREAD waits (ms). Default 5,000. */
   blockMs?: number;
   /** streams: publishes held while Redis is unreachable, sent when it is back; more are rejected. Default 10,000. */
@@ -63,7 +71,10 @@ export interface GapEvent {
   to: number;
   /** Topics that had local subscribers during the gap. */
   topics: string[];
-  /** Publishes of this process that failed during the gap. */
+  /**
+   * Publishes of this process that failed during the gap, or shortly before it was seen (a timed-out publish to
+   * a Redis that had died); `from` is then when the first of them was sent.
+   */
   failedPublishes: number;
 }
 
@@ -157,6 +168,11 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
   private readonly excepts = new Map<number, PublishOptions['except']>();
   private downAt = 0;
   private failedInOutage = 0;
+  private readonly publishTimeout: number;
+  /** Publishes that failed while the connection still looked up: counted in the gap if it turns out lost. */
+  private suspectSince = 0;
+  private suspectAt = 0;
+  private suspectFailures = 0;
 
   // streams
   private readonly maxLen: number;
@@ -199,6 +215,11 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
     this.prefix = options.prefix ?? 'wskit:';
     this.maxLen = options.maxLen ?? 10_000;
     this.blockMs = options.blockMs ?? 5_000;
+    const publishTimeout = options.publishTimeout ?? 500;
+    if (typeof publishTimeout !== 'number' || Number.isNaN(publishTimeout) || publishTimeout < 0) {
+      throw new TypeError(`Invalid publishTimeout ${String(publishTimeout)} (expected a number of ms >= 0)`);
+    }
+    this.publishTimeout = publishTimeout > 0 && Number.isFinite(publishTimeout) ? publishTimeout : 0;
     this.maxQueued = options.maxQueued ?? 10_000;
     this.format = options.format ?? null;
     this.adapter = makeAdapter(options.client, mode);
@@ -301,21 +322,47 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
       );
     }
     const command = this.mode === 'sharded' ? 'SPUBLISH' : 'PUBLISH';
-    return this.adapter.command([command, key, message], key).then(
-      (reply) => Number(reply),
-      (error: Error) => {
-        this.excepts.delete(seq);
-        throw this.failed(
-          topic,
-          new RedisBackplaneError('WS_ERR_REDIS_UNAVAILABLE', `PUBLISH failed: ${error.message}`, { cause: error }),
-        );
-      },
-    );
+    const started = Date.now();
+    return new Promise<number>((resolve, reject) => {
+      let settled = false;
+      // A publish sent in the instant Redis died waits for the client to notice (seconds): give up sooner.
+      const timer =
+        this.publishTimeout === 0
+          ? null
+          : setTimeout(() => {
+              settled = true;
+              const message = `PUBLISH got no reply within ${this.publishTimeout} ms`;
+              reject(this.failed(topic, new RedisBackplaneError('WS_ERR_REDIS_UNAVAILABLE', message), started));
+            }, this.publishTimeout);
+      this.adapter.command([command, key, message], key).then(
+        (reply) => {
+          if (timer !== null) clearTimeout(timer);
+          // Redis answers: earlier failures were not the start of an outage.
+          this.suspectSince = this.suspectAt = this.suspectFailures = 0;
+          if (!settled) resolve(Number(reply));
+        },
+        (error: Error) => {
+          if (timer !== null) clearTimeout(timer);
+          this.excepts.delete(seq);
+          if (settled) return;
+          const message = `PUBLISH failed: ${error.message}`;
+          reject(
+            this.failed(topic, new RedisBackplaneError('WS_ERR_REDIS_UNAVAILABLE', message, { cause: error }), started),
+          );
+        },
+      );
+    });
   }
 
-  private failed(topic: string, error: Error): Error {
+  private failed(topic: string, error: Error, started = Date.now()): Error {
     this.counters.failedPublishes++;
-    if (this.downAt !== 0 || !this.adapter.ready()) this.failedInOutage++;
+    if (this.downAt !== 0) this.failedInOutage++;
+    else {
+      // The backplane's connection has not seen the loss yet: counted in the gap if it does soon.
+      if (this.suspectFailures === 0) this.suspectSince = started;
+      this.suspectFailures++;
+      this.suspectAt = Date.now();
+    }
     if (this.listenerCount('publishError') > 0) this.emit('publishError', error, topic, this.counters.failedPublishes);
     return error;
   }
@@ -458,8 +505,12 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
     if (this.closed) return;
     if (!up) {
       if (this.downAt === 0) {
-        this.downAt = Date.now();
-        this.failedInOutage = 0;
+        const now = Date.now();
+        const recent = this.suspectFailures > 0 && now - this.suspectAt <= SUSPECT_WINDOW_MS;
+        // The lost window starts at the first publish that went unanswered, if that was just before.
+        this.downAt = recent ? Math.min(this.suspectSince, now) : now;
+        this.failedInOutage = recent ? this.suspectFailures : 0;
+        this.suspectSince = this.suspectAt = this.suspectFailures = 0;
         this.readerId = null;
         if (this.listenerCount('down') > 0) this.emit('down', error);
       }
