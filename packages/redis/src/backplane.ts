@@ -330,21 +330,28 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
         this.publishTimeout === 0
           ? null
           : setTimeout(() => {
-              settled = true;
-              const message = `PUBLISH got no reply within ${this.publishTimeout} ms`;
-              reject(this.failed(topic, new RedisBackplaneError('WS_ERR_REDIS_UNAVAILABLE', message), started));
+              // After this turn's I/O: a reply that came while the event loop was busy is read first.
+              setImmediate(() => {
+                if (settled) return;
+                settled = true;
+                const message = `PUBLISH got no reply within ${this.publishTimeout} ms`;
+                reject(this.failed(topic, new RedisBackplaneError('WS_ERR_REDIS_UNAVAILABLE', message), started));
+              });
             }, this.publishTimeout);
       this.adapter.command([command, key, message], key).then(
         (reply) => {
           if (timer !== null) clearTimeout(timer);
-          // Redis answers: earlier failures were not the start of an outage.
+          // Redis answers (if late): earlier failures were not the start of an outage.
           this.suspectSince = this.suspectAt = this.suspectFailures = 0;
-          if (!settled) resolve(Number(reply));
+          if (settled) return;
+          settled = true;
+          resolve(Number(reply));
         },
         (error: Error) => {
           if (timer !== null) clearTimeout(timer);
           this.excepts.delete(seq);
           if (settled) return;
+          settled = true;
           const message = `PUBLISH failed: ${error.message}`;
           reject(
             this.failed(topic, new RedisBackplaneError('WS_ERR_REDIS_UNAVAILABLE', message, { cause: error }), started),
