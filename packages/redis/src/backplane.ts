@@ -23,6 +23,16 @@ import { compareIds, isStreamId } from './stream-id.js';
 
 export type BackplaneMode = 'pubsub' | 'sharded' | 'streams';
 
+/**
+ * streams: XADD (capped) that also stores, as field `p`, the id of the entry before the new one. After the cap
+ * trimmed a stream, its oldest entry's `p` tells what was trimmed: nothing after `since` is lost when `p` is not
+ * newer than `since`.
+ */
+const XADD_SCRIPT = `local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local prev = '0-0'
+if #last > 0 then prev = last[1][1] end
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', ARGV[2], 'p', prev)`;
+
 /** Publishes that failed this long (ms) before the connection was seen lost count in that outage's gap. */
 const SUSPECT_WINDOW_MS = 10_000;
 
@@ -78,7 +88,7 @@ export interface GapEvent {
   failedPublishes: number;
 }
 
-/** streams: a subscriber's `since` is older than what the stream still holds. */
+/** streams: messages after a subscriber's `since` were trimmed by the cap (it may have missed some). */
 export interface HistoryGapEvent {
   ws: WebSocket;
   topic: string;
@@ -389,7 +399,8 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
 
   private xadd(item: Outgoing): void {
     const key = this.prefix + item.topic;
-    this.adapter.command(['XADD', key, 'MAXLEN', '~', String(this.maxLen), '*', 'm', item.message], key).then(
+    const args = ['EVAL', XADD_SCRIPT, '1', key, String(this.maxLen), item.message];
+    this.adapter.command(args, key).then(
       (id) => item.resolve(String(id)),
       () => {
         // Lost with the connection: sent again when Redis is back (a copy that did land is dropped by readers),
@@ -671,8 +682,13 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
       let from = isStreamId(since) ? since : '0-0';
       const first = (await this.adapter.command(['XRANGE', key, '-', '+', 'COUNT', '1'], key)) as RedisReply[];
       if (first.length > 0) {
-        const oldest = String((first[0] as RedisReply[])[0]);
-        if (from !== '0' && from !== '0-0' && compareIds(from, oldest) < 0) {
+        const entry = first[0] as RedisReply[];
+        const oldest = String(entry[0]);
+        // `since` itself may be trimmed with nothing after it: only when the entry before the oldest one is
+        // newer than `since` were messages after it trimmed (an entry without `p`: assume they were).
+        const before = fieldOf(entry[1] as RedisReply[], 'p');
+        const lost = before === null || compareIds(String(before), from) > 0;
+        if (from !== '0' && from !== '0-0' && compareIds(from, oldest) < 0 && lost) {
           const event: HistoryGapEvent = { ws, topic, since, oldest };
           this.emit('historyGap', event);
         }
@@ -726,11 +742,14 @@ function streamsOf(reply: RedisReply | Record<string, RedisReply> | Map<unknown,
   return [];
 }
 
-function fieldEnvelope(fields: RedisReply[]): Envelope | null {
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (String(fields[i]) === 'm' && Buffer.isBuffer(fields[i + 1])) return decode(fields[i + 1] as Buffer);
-  }
+function fieldOf(fields: RedisReply[], name: string): RedisReply {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (String(fields[i]) === name) return fields[i + 1];
   return null;
+}
+
+function fieldEnvelope(fields: RedisReply[]): Envelope | null {
+  const m = fieldOf(fields, 'm');
+  return Buffer.isBuffer(m) ? decode(m) : null;
 }
 
 function isIterable(value: unknown): value is Iterable<WebSocket> {
