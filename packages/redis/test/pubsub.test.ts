@@ -171,7 +171,8 @@ describe.each(KINDS)('pubsub backplane (%s)', (kind) => {
     const t0 = Date.now();
     const publish = a.backplane.publish('live', 'lost');
     await expect(publish).rejects.toMatchObject({ code: 'WS_ERR_REDIS_UNAVAILABLE' });
-    expect(Date.now() - t0).toBeLessThan(500 + 250);
+    // Within publishTimeout (500 ms) and slack for a loaded machine; without a timer this could take seconds.
+    expect(Date.now() - t0).toBeLessThan(500 + 1000);
     await killed;
     await redis.restart();
     const [event] = await gap;
@@ -197,7 +198,7 @@ describe.each(KINDS)('pubsub backplane (%s)', (kind) => {
       });
       const waited = Date.now() - t0;
       expect(waited).toBeGreaterThanOrEqual(490);
-      expect(waited).toBeLessThan(500 + 400);
+      expect(waited).toBeLessThan(500 + 1000);
       a.wss.publish('live', 'unanswered too');
       for (let i = 0; i < 100 && errors.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
       expect(errors).toHaveLength(2);

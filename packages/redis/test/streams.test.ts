@@ -128,6 +128,16 @@ describe.each(KINDS)('streams backplane (%s)', (kind) => {
     behind.close();
   });
 
+  test('entries written without the previous id (other tools): a `since` older than the oldest is a gap', async () => {
+    const topic = `foreign-${kind}`;
+    await redis.cli('XADD', `wskit:${topic}`, '*', 'm', 'not an envelope');
+    const gap = once(a.backplane, 'historyGap') as Promise<[HistoryGapEvent]>;
+    const ws = await connectTo(a, topic, '1-0');
+    const [event] = await gap;
+    expect(event).toMatchObject({ topic, since: '1-0' });
+    ws.close();
+  });
+
   test('a Redis restart mid-run loses nothing (appendonly, publishes held while it is down)', async () => {
     const topic = `restart-${kind}`;
     const subs = [await connectTo(a, topic), await connectTo(b, topic)];
