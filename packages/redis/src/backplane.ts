@@ -23,6 +23,19 @@ import { compareIds, isStreamId } from './stream-id.js';
 
 export type BackplaneMode = 'pubsub' | 'sharded' | 'streams';
 
+/**
+ * streams: XADD (capped) that also stores, as field `p`, the id of the entry before the new one. After the cap
+ * trimmed a stream, its oldest entry's `p` tells what was trimmed: nothing after `since` is lost when `p` is not
+ * newer than `since`.
+ */
+const XADD_SCRIPT = `local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local prev = '0-0'
+if #last > 0 then prev = last[1][1] end
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', ARGV[2], 'p', prev)`;
+
+/** Publishes that failed this long (ms) before the connection was seen lost count in that outage's gap. */
+const SUSPECT_WINDOW_MS = 10_000;
+
 /** A message of a stream, as given to the `format` option. */
 export interface StreamMessage {
   id: string;
@@ -45,6 +58,11 @@ export interface RedisBackplaneOptions {
   prefix?: string;
   /** streams: approximate cap of each topic's stream (XADD MAXLEN ~). Default 10,000. */
   maxLen?: number;
+  /**
+   * pubsub and sharded: how long a publish waits for Redis's reply before it rejects with
+   * WS_ERR_REDIS_UNAVAILABLE (ms). Default 500; 0 or Infinity: no timer (wait for the client to give up).
+   */
+  publishTimeout?: number;
   /** streams: how long one blocking XREAD waits (ms). Default 5,000. */
   blockMs?: number;
   /** streams: publishes held while Redis is unreachable, sent when it is back; more are rejected. Default 10,000. */
@@ -63,11 +81,14 @@ export interface GapEvent {
   to: number;
   /** Topics that had local subscribers during the gap. */
   topics: string[];
-  /** Publishes of this process that failed during the gap. */
+  /**
+   * Publishes of this process that failed during the gap, or shortly before it was seen (a timed-out publish to
+   * a Redis that had died); `from` is then when the first of them was sent.
+   */
   failedPublishes: number;
 }
 
-/** streams: a subscriber's `since` is older than what the stream still holds. */
+/** streams: messages after a subscriber's `since` were trimmed by the cap (it may have missed some). */
 export interface HistoryGapEvent {
   ws: WebSocket;
   topic: string;
@@ -157,6 +178,11 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
   private readonly excepts = new Map<number, PublishOptions['except']>();
   private downAt = 0;
   private failedInOutage = 0;
+  private readonly publishTimeout: number;
+  /** Publishes that failed while the connection still looked up: counted in the gap if it turns out lost. */
+  private suspectSince = 0;
+  private suspectAt = 0;
+  private suspectFailures = 0;
 
   // streams
   private readonly maxLen: number;
@@ -199,6 +225,11 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
     this.prefix = options.prefix ?? 'wskit:';
     this.maxLen = options.maxLen ?? 10_000;
     this.blockMs = options.blockMs ?? 5_000;
+    const publishTimeout = options.publishTimeout ?? 500;
+    if (typeof publishTimeout !== 'number' || Number.isNaN(publishTimeout) || publishTimeout < 0) {
+      throw new TypeError(`Invalid publishTimeout ${String(publishTimeout)} (expected a number of ms >= 0)`);
+    }
+    this.publishTimeout = publishTimeout > 0 && Number.isFinite(publishTimeout) ? publishTimeout : 0;
     this.maxQueued = options.maxQueued ?? 10_000;
     this.format = options.format ?? null;
     this.adapter = makeAdapter(options.client, mode);
@@ -301,21 +332,54 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
       );
     }
     const command = this.mode === 'sharded' ? 'SPUBLISH' : 'PUBLISH';
-    return this.adapter.command([command, key, message], key).then(
-      (reply) => Number(reply),
-      (error: Error) => {
-        this.excepts.delete(seq);
-        throw this.failed(
-          topic,
-          new RedisBackplaneError('WS_ERR_REDIS_UNAVAILABLE', `PUBLISH failed: ${error.message}`, { cause: error }),
-        );
-      },
-    );
+    const started = Date.now();
+    return new Promise<number>((resolve, reject) => {
+      let settled = false;
+      // A publish sent in the instant Redis died waits for the client to notice (seconds): give up sooner.
+      const timer =
+        this.publishTimeout === 0
+          ? null
+          : setTimeout(() => {
+              // After this turn's I/O: a reply that came while the event loop was busy is read first.
+              setImmediate(() => {
+                if (settled) return;
+                settled = true;
+                const message = `PUBLISH got no reply within ${this.publishTimeout} ms`;
+                reject(this.failed(topic, new RedisBackplaneError('WS_ERR_REDIS_UNAVAILABLE', message), started));
+              });
+            }, this.publishTimeout);
+      this.adapter.command([command, key, message], key).then(
+        (reply) => {
+          if (timer !== null) clearTimeout(timer);
+          // Redis answers (if late): earlier failures were not the start of an outage.
+          this.suspectSince = this.suspectAt = this.suspectFailures = 0;
+          if (settled) return;
+          settled = true;
+          resolve(Number(reply));
+        },
+        (error: Error) => {
+          if (timer !== null) clearTimeout(timer);
+          this.excepts.delete(seq);
+          if (settled) return;
+          settled = true;
+          const message = `PUBLISH failed: ${error.message}`;
+          reject(
+            this.failed(topic, new RedisBackplaneError('WS_ERR_REDIS_UNAVAILABLE', message, { cause: error }), started),
+          );
+        },
+      );
+    });
   }
 
-  private failed(topic: string, error: Error): Error {
+  private failed(topic: string, error: Error, started = Date.now()): Error {
     this.counters.failedPublishes++;
-    if (this.downAt !== 0 || !this.adapter.ready()) this.failedInOutage++;
+    if (this.downAt !== 0) this.failedInOutage++;
+    else {
+      // The backplane's connection has not seen the loss yet: counted in the gap if it does soon.
+      if (this.suspectFailures === 0) this.suspectSince = started;
+      this.suspectFailures++;
+      this.suspectAt = Date.now();
+    }
     if (this.listenerCount('publishError') > 0) this.emit('publishError', error, topic, this.counters.failedPublishes);
     return error;
   }
@@ -335,7 +399,8 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
 
   private xadd(item: Outgoing): void {
     const key = this.prefix + item.topic;
-    this.adapter.command(['XADD', key, 'MAXLEN', '~', String(this.maxLen), '*', 'm', item.message], key).then(
+    const args = ['EVAL', XADD_SCRIPT, '1', key, String(this.maxLen), item.message];
+    this.adapter.command(args, key).then(
       (id) => item.resolve(String(id)),
       () => {
         // Lost with the connection: sent again when Redis is back (a copy that did land is dropped by readers),
@@ -458,8 +523,12 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
     if (this.closed) return;
     if (!up) {
       if (this.downAt === 0) {
-        this.downAt = Date.now();
-        this.failedInOutage = 0;
+        const now = Date.now();
+        const recent = this.suspectFailures > 0 && now - this.suspectAt <= SUSPECT_WINDOW_MS;
+        // The lost window starts at the first publish that went unanswered, if that was just before.
+        this.downAt = recent ? Math.min(this.suspectSince, now) : now;
+        this.failedInOutage = recent ? this.suspectFailures : 0;
+        this.suspectSince = this.suspectAt = this.suspectFailures = 0;
         this.readerId = null;
         if (this.listenerCount('down') > 0) this.emit('down', error);
       }
@@ -613,8 +682,13 @@ export class RedisBackplane extends EventEmitter implements TopicRelay {
       let from = isStreamId(since) ? since : '0-0';
       const first = (await this.adapter.command(['XRANGE', key, '-', '+', 'COUNT', '1'], key)) as RedisReply[];
       if (first.length > 0) {
-        const oldest = String((first[0] as RedisReply[])[0]);
-        if (from !== '0' && from !== '0-0' && compareIds(from, oldest) < 0) {
+        const entry = first[0] as RedisReply[];
+        const oldest = String(entry[0]);
+        // `since` itself may be trimmed with nothing after it: only when the entry before the oldest one is
+        // newer than `since` were messages after it trimmed (an entry without `p`: assume they were).
+        const before = fieldOf(entry[1] as RedisReply[], 'p');
+        const lost = before === null || compareIds(String(before), from) > 0;
+        if (from !== '0' && from !== '0-0' && compareIds(from, oldest) < 0 && lost) {
           const event: HistoryGapEvent = { ws, topic, since, oldest };
           this.emit('historyGap', event);
         }
@@ -668,11 +742,14 @@ function streamsOf(reply: RedisReply | Record<string, RedisReply> | Map<unknown,
   return [];
 }
 
-function fieldEnvelope(fields: RedisReply[]): Envelope | null {
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (String(fields[i]) === 'm' && Buffer.isBuffer(fields[i + 1])) return decode(fields[i + 1] as Buffer);
-  }
+function fieldOf(fields: RedisReply[], name: string): RedisReply {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (String(fields[i]) === name) return fields[i + 1];
   return null;
+}
+
+function fieldEnvelope(fields: RedisReply[]): Envelope | null {
+  const m = fieldOf(fields, 'm');
+  return Buffer.isBuffer(m) ? decode(m) : null;
 }
 
 function isIterable(value: unknown): value is Iterable<WebSocket> {

@@ -1,5 +1,6 @@
 /**
- * Three Node processes × 1,000 subscribers on one real Redis: every message exactly once to each subscriber;
+ * Three Node processes × 1,000 subscribers on one real Redis: every message exactly once to each subscriber
+ * (pubsub with node-redis and with ioredis, streams with ioredis);
  * Redis killed and restarted mid-run (pubsub recovers and reports the gap, streams delivers everything); one
  * Node process killed mid-run (the others go on). The processes load the built packages.
  */
@@ -165,6 +166,30 @@ describe('pubsub, node-redis: 3 processes × 1,000 subscribers', () => {
     for (const report of reports) {
       expect(report.duplicates).toBe(0);
       for (const i of indexes) expect(report.seen[i]).toBe(SUBSCRIBERS);
+    }
+  }, 30_000);
+});
+
+describe('pubsub, ioredis: 3 processes × 1,000 subscribers', () => {
+  let redis: RedisProcess;
+  let nodes: NodeProcess[];
+  beforeAll(async () => {
+    [redis, nodes] = await startAll('ioredis', 'pubsub', false);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await redis.stop();
+  });
+  beforeEach(() => expectFresh(nodes));
+
+  test('every message exactly once to each subscriber', async () => {
+    const published = await publishEach(nodes, (from) => from * PER_PROCESS, PER_PROCESS);
+    const indexes = published.flatMap((p) => p.ok);
+    expect(indexes).toHaveLength(TOTAL);
+    const reports = await settle(nodes, (r) => all(r, SUBSCRIBERS, indexes));
+    for (const report of reports) {
+      expect(report.duplicates).toBe(0);
+      expect(report.seen.every((count) => count === SUBSCRIBERS)).toBe(true);
     }
   }, 30_000);
 });

@@ -163,4 +163,55 @@ describe.each(KINDS)('pubsub backplane (%s)', (kind) => {
     onA.close();
     onB.close();
   }, 30_000);
+  test('a publish sent in the instant Redis is killed rejects within publishTimeout and counts in the gap', async () => {
+    const onA = await connectTo(a, 'live');
+    await a.backplane.synced();
+    const gap = once(a.backplane, 'gap') as Promise<[GapEvent]>;
+    const killed = redis.kill(); // SIGKILL by PID, sent before this returns
+    const t0 = Date.now();
+    const publish = a.backplane.publish('live', 'lost');
+    await expect(publish).rejects.toMatchObject({ code: 'WS_ERR_REDIS_UNAVAILABLE' });
+    // Within publishTimeout (500 ms) and slack for a loaded machine; without a timer this could take seconds.
+    expect(Date.now() - t0).toBeLessThan(500 + 1000);
+    await killed;
+    await redis.restart();
+    const [event] = await gap;
+    expect(event.failedPublishes).toBe(1);
+    onA.close();
+  }, 30_000);
+
+  test('a hung Redis (SIGSTOP): publish rejects after publishTimeout, counted when the connection is lost', async () => {
+    const onA = await connectTo(a, 'live');
+    await a.backplane.synced();
+    await a.backplane.publish('live', 'before');
+    expect(await nextMessage(onA)).toBe('before');
+    const gap = once(a.backplane, 'gap') as Promise<[GapEvent]>;
+    const errors: string[] = [];
+    a.backplane.on('publishError', (error: Error) => errors.push(error.message));
+    process.kill(redis.pid, 'SIGSTOP');
+    try {
+      const t0 = Date.now();
+      // Nothing tells the client that Redis stopped answering: only the timer ends these.
+      await expect(a.backplane.publish('live', 'unanswered')).rejects.toMatchObject({
+        code: 'WS_ERR_REDIS_UNAVAILABLE',
+        message: 'PUBLISH got no reply within 500 ms',
+      });
+      const waited = Date.now() - t0;
+      expect(waited).toBeGreaterThanOrEqual(490);
+      expect(waited).toBeLessThan(500 + 1000);
+      a.wss.publish('live', 'unanswered too');
+      for (let i = 0; i < 100 && errors.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(errors).toHaveLength(2);
+      // It dies while hung: the lost window starts at the first unanswered publish, which it counts.
+      await redis.kill();
+      await redis.restart();
+      const [event] = await gap;
+      expect(event.from).toBeLessThanOrEqual(t0);
+      expect(event.failedPublishes).toBe(2);
+      expect(a.backplane.stats().failedPublishes).toBe(2);
+    } finally {
+      if (redis.pid) process.kill(redis.pid, 'SIGCONT');
+    }
+    onA.close();
+  }, 30_000);
 });

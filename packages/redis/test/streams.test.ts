@@ -104,6 +104,40 @@ describe.each(KINDS)('streams backplane (%s)', (kind) => {
     ws.close();
   });
 
+  test('historyGap only when messages after `since` were trimmed, not when `since` alone was', async () => {
+    const topic = `boundary-${kind}`;
+    const capped = await startNode(kind, redis, 20);
+    const ids: string[] = [];
+    for (let i = 0; i < 300; i++) ids.push(String(await capped.backplane.publish(topic, `m${i}`)));
+    await stopNode(capped);
+    const oldest = (await redis.cli('XRANGE', `wskit:${topic}`, '-', '+', 'COUNT', '1')).split('\n')[0].trim();
+    const at = ids.indexOf(oldest);
+    expect(at).toBeGreaterThan(1);
+    const gaps: HistoryGapEvent[] = [];
+    a.backplane.on('historyGap', (event: HistoryGapEvent) => gaps.push(event));
+    // `since` is the last trimmed entry: trimmed itself, but everything after it is still there.
+    const whole = await connectTo(a, topic, ids[at - 1]);
+    expect(texts(await messages(whole, 300 - at))).toEqual(ids.slice(at).map((_, i) => `m${at + i}`));
+    expect(gaps).toEqual([]);
+    // One entry earlier: ids[at - 1] came after it and is gone.
+    const behind = await connectTo(a, topic, ids[at - 2]);
+    expect(texts(await messages(behind, 300 - at))[0]).toBe(`m${at}`);
+    expect(gaps).toHaveLength(1);
+    expect(gaps[0]).toMatchObject({ topic, since: ids[at - 2], oldest });
+    whole.close();
+    behind.close();
+  });
+
+  test('entries written without the previous id (other tools): a `since` older than the oldest is a gap', async () => {
+    const topic = `foreign-${kind}`;
+    await redis.cli('XADD', `wskit:${topic}`, '*', 'm', 'not an envelope');
+    const gap = once(a.backplane, 'historyGap') as Promise<[HistoryGapEvent]>;
+    const ws = await connectTo(a, topic, '1-0');
+    const [event] = await gap;
+    expect(event).toMatchObject({ topic, since: '1-0' });
+    ws.close();
+  });
+
   test('a Redis restart mid-run loses nothing (appendonly, publishes held while it is down)', async () => {
     const topic = `restart-${kind}`;
     const subs = [await connectTo(a, topic), await connectTo(b, topic)];

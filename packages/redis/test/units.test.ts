@@ -19,6 +19,7 @@ test('options are checked', () => {
   const wss = new WebSocketServer({ noServer: true });
   expect(() => createRedisBackplane(wss, { client: {} })).toThrow('node-redis');
   expect(() => createRedisBackplane(wss, { client: {}, mode: 'bogus' as 'pubsub' })).toThrow('Invalid mode');
+  expect(() => createRedisBackplane(wss, { client: {}, publishTimeout: -1 })).toThrow('Invalid publishTimeout');
   wss.close();
 });
 
