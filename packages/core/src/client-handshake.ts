@@ -353,8 +353,8 @@ export function connectClient(
       (request as https.RequestOptions & { servername?: string }).servername = request.host;
     }
   }
-  if (url.username || url.password)
-    request.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  const auth = firstAuth();
+  if (auth !== undefined) request.auth = auth;
   if (stripCredentials) delete request.auth;
   // As in ws, a redirect that keeps credentials sends the first request's again, whatever userinfo the
   // Location carries.
