@@ -1,7 +1,8 @@
 /**
- * Messages → frames → socket. Frames written in one tick are gathered into one batch buffer (small
- * payloads are copied in right behind their header) and handed to the socket in a single write on the
- * next tick, so an echo of many small messages costs one syscall per tick, not one per message. A larger
+ * Messages → frames → socket. Frames written in one tick are gathered into one contiguous region of the
+ * shared frame slab (small payloads are copied in right behind their header; see frame-slab.ts) and handed
+ * to the socket in a single write on the next tick, so an echo of many small messages costs one syscall
+ * per tick, not one per message. A larger
  * payload up to COPY_LIMIT is copied behind its header into a buffer of its own; above that, or when the
  * bytes are already ours (compressed output), header and payload go out together through cork/uncork (writev).
  * Steps that complete asynchronously (compression, Blob reads) hold every later frame back, so frames
@@ -17,6 +18,7 @@ import type { Duplex } from 'node:stream';
 import { Opcode } from './constants.js';
 import { WebSocketError } from './errors.js';
 import { queueFanout, type FanoutTarget } from './fanout.js';
+import { claimSlab, isSlabTail, SLAB_FRAME_LIMIT, slabUsed, slabWithRoom, unpinned } from './frame-slab.js';
 import { maskInto } from './mask.js';
 
 export type SendCallback = (error?: Error | null) => void;
@@ -30,10 +32,6 @@ export interface MessageCompressor {
 const SMALL_PAYLOAD = 16 * 1024;
 /** Payloads up to this size are copied when they cannot be consumed at once (see the file comment). */
 export const COPY_LIMIT = 1024 * 1024;
-const BATCH_SIZE = 64 * 1024;
-// A tick's first batch: below Buffer.poolSize / 2, so it is a slice of Node's shared pool, not an
-// ArrayBuffer of its own. Batches never outlive the flush, so a quiet connection holds no batch.
-const FIRST_BATCH_SIZE = 2048;
 
 /** The caller's bytes, copied when small enough that the caller may reuse them (`owned`: ours already). */
 function retain(data: Buffer, owned: boolean): Buffer {
@@ -382,14 +380,16 @@ export class Framer implements FanoutTarget {
       if (done) process.nextTick(done, this.closedError());
       return;
     }
+    // A socket still writing earlier bytes keeps these in its buffer for a while: no slab slices there.
+    const backlogged = socket.writableLength > 0;
     if (data !== null) {
-      socket.write(data, done);
+      socket.write(backlogged ? unpinned(data) : data, done);
       return;
     }
     socket.cork();
     const last = out.length - 1;
-    for (let i = 0; i < last; i++) socket.write(out[i]!);
-    socket.write(out[last]!, done);
+    for (let i = 0; i < last; i++) socket.write(backlogged ? unpinned(out[i]!) : out[i]!);
+    socket.write(backlogged ? unpinned(out[last]!) : out[last]!, done);
     socket.uncork();
   }
 
@@ -468,18 +468,20 @@ export class Framer implements FanoutTarget {
     const length = payload.length;
     const key = mask ? (this.generateMask === null ? nextMask() : this.userMask(this.generateMask)) : null;
     const headerLength = frameHeaderLength(length, mask);
-    if (length <= SMALL_PAYLOAD) {
-      const need = headerLength + length;
+    const need = headerLength + length;
+    if (need <= SLAB_FRAME_LIMIT) {
       let batch = this.batch;
-      if (batch === null || batch.length - this.batchUsed < need) {
+      if (!isSlabTail(batch, this.batchUsed, need)) {
+        // Another framer wrote behind our region, or the slab is full: our region so far is one piece.
         this.sealBatch();
-        batch = this.batch = Buffer.allocUnsafe(Math.max(batch === null ? FIRST_BATCH_SIZE : BATCH_SIZE, need));
-        this.batchStart = this.batchUsed = 0;
+        batch = this.batch = slabWithRoom(need);
+        this.batchStart = this.batchUsed = slabUsed();
       }
-      const o = writeFrameHeader(batch, this.batchUsed, opcode, fin, rsv1, length, key);
-      if (key) maskInto(payload, key, batch, o);
-      else if (length > 0) payload.copy(batch, o);
+      const o = writeFrameHeader(batch!, this.batchUsed, opcode, fin, rsv1, length, key);
+      if (key) maskInto(payload, key, batch!, o);
+      else if (length > 0) payload.copy(batch!, o);
       this.batchUsed = o + length;
+      claimSlab(this.batchUsed);
     } else {
       this.sealBatch();
       if (key) {

@@ -22,7 +22,7 @@ import {
 } from './fixtures/hostile.js';
 
 const BOUND = 64 * MiB;
-/** For floods of inflated messages, whose RSS peak is set by V8's collection of dead Buffers (see there). */
+/** For floods whose RSS peak is set by V8's collection of dead Buffers (inflated messages, deferred events). */
 const GARBAGE_BOUND = 128 * MiB;
 const OP = { cont: 0, text: 1, binary: 2, ping: 9 } as const;
 
@@ -203,18 +203,26 @@ describe.each(['server', 'client'] as const)('%s role under attack', (role) => {
     const a = await attack(role, { options: { allowSynchronousEvents: false } });
     try {
       const block = repeatFrames(attackFrame(OP.binary, Buffer.alloc(16, 7), a.masked), 4096);
+      const heldBefore = await a.target.heldMemory();
       const watch = rssWatch(a.target.pid);
       const written = await flood(a.socket, block, { maxBytes: 2 * 1024 * MiB, ms: 3000 });
       const { growth } = watch.stop();
+      // Asked while the peer's backlog still waits in the kernel and events are still queued.
+      const held = (await a.target.heldMemory()) - heldBefore;
       a.socket.resetAndDestroy();
       const close = await a.target.line('CLOSE', 10_000);
       report(`${role}: allowSynchronousEvents false flood`, {
         written: mib(written),
         close,
         'RSS growth': mib(growth),
+        'held after GC': mib(held),
       });
       expect(written).toBeLessThan(256 * MiB);
-      expect(growth).toBeLessThan(BOUND);
+      expect(held).toBeLessThan(8 * MiB);
+      // Each message is a slice of its read chunk and waits a turn of the event loop, so the chunks outlive
+      // a scavenge and stay until V8's next full collection (~64 MiB of them): measured 69-72 MiB peak growth
+      // on a fast machine (Node 20) with 0.5 MiB held after GC. `held` is the bound on what wskit keeps.
+      expect(growth).toBeLessThan(GARBAGE_BOUND);
     } finally {
       await a.close();
     }
