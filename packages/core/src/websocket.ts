@@ -735,12 +735,40 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
   /** @internal The client handshake installs a hook that tears down its request. */
   _onHandshakeAbort: ((error: Error) => void) | null = null;
 
+  /**
+   * @internal Set by guardSocket(): where an exception thrown by a listener of an event this socket emits
+   * goes (the socket is then closed with 1011). Null: it propagates, as in ws. A field, not an `emit`
+   * wrapper: the unguarded path stays a plain emit and the guarded one costs one try/catch.
+   */
+  _listenerFault: ((error: unknown) => void) | null = null;
+
+  /** Emits one socket event; under a guard, a listener's exception goes to the guard instead of the caller. */
+  private fire(event: string, a: unknown, b?: unknown): void {
+    const fault = this._listenerFault;
+    // Events with one argument pass one: listeners see the same arguments whether guarded or not.
+    if (fault === null) {
+      if (b === undefined) this.emit(event, a);
+      else this.emit(event, a, b);
+      return;
+    }
+    try {
+      if (b === undefined) this.emit(event, a);
+      else this.emit(event, a, b);
+    } catch (error) {
+      try {
+        fault(error);
+      } finally {
+        if (this._readyState === OPEN) this.close(1011, 'Internal server error');
+      }
+    }
+  }
+
   /** @internal */
   emitError(error: Error): void {
     if (this.errorEmitted) return;
     this.errorEmitted = true;
     // An unhandled 'error' event would throw and crash the process: bad input from a peer must not.
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (this.listenerCount('error') > 0) this.fire('error', error);
   }
 
   /** @internal */
@@ -764,23 +792,25 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
       this.heartbeatEntry = null;
     }
     const reason = this.closeFrameReceived || !this._abortReason ? this.closeReason : Buffer.from(this._abortReason);
-    this.emit('close', this.closeCode, reason);
+    this.fire('close', this.closeCode, reason);
   }
 
   // ─── Receiving (ReceiverTarget) ───────────────────────────────────────────
 
   onMessage(data: MessageData, isBinary: boolean): void {
-    this.emit('message', data, isBinary);
+    // The per-message path: a plain emit unless guarded.
+    if (this._listenerFault === null) this.emit('message', data, isBinary);
+    else this.fire('message', data, isBinary);
   }
 
   onFragment(data: Buffer, isBinary: boolean, isFinal: boolean, index: number): void {
     const info: FragmentInfo = { isBinary, isFinal, index };
-    this.emit('fragment', data, info);
+    this.fire('fragment', data, info);
   }
 
   onPing(data: Buffer): void {
     if (this.autoPong && this._readyState === OPEN) this.sendAutoPong(data);
-    this.emit('ping', data);
+    this.fire('ping', data);
   }
 
   /**
@@ -827,8 +857,8 @@ export class WebSocket extends EventEmitter implements ReceiverTarget, Heartbeat
 
   onPong(data: Buffer): void {
     const rtt = this.heartbeatEntry?.pong(data);
-    this.emit('pong', data);
-    if (rtt !== undefined) this.emit('heartbeat', rtt);
+    this.fire('pong', data);
+    if (rtt !== undefined) this.fire('heartbeat', rtt);
   }
 
   onCloseFrame(code: number, reason: Buffer): void {
