@@ -61,6 +61,7 @@ const SERVERS = [
     unsetEnv: ['WS_NO_BUFFER_UTIL', 'WS_NO_UTF_8_VALIDATE'],
   },
   { name: 'wskit-koa', label: '@wskit/koa', script: 'servers/wskit-koa.mjs', env: {}, group: 'plugins' },
+  { name: 'wskit-nest', label: '@wskit/nest', script: 'servers/wskit-nest.mjs', env: {}, group: 'plugins' },
 ];
 const PLUGIN_SCENARIOS = ['a', 'd'];
 
