@@ -301,7 +301,8 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
   #tagExceptionReplies(client: WebSocket): void {
     const current = this.#currentMessage;
     const send = client.send;
-    const tagged = function (this: WebSocket, data: unknown, ...rest: unknown[]): void {
+    // Fixed arity (send takes at most three arguments): no rest array on every send of the socket.
+    const tagged = function (this: WebSocket, data: unknown, options?: unknown, cb?: unknown): void {
       if (typeof data === 'string' && data.startsWith(EXCEPTION_PREFIX)) {
         const id = current.getStore()?.id;
         if (id !== undefined) {
@@ -312,7 +313,7 @@ export class WskitAdapter implements WebSocketAdapter<GatewayServer, WebSocket, 
           }
         }
       }
-      return (send as (...args: unknown[]) => void).call(this, data, ...rest);
+      return (send as (data: unknown, options: unknown, cb: unknown) => void).call(this, data, options, cb);
     };
     Object.defineProperty(client, 'send', { value: tagged, writable: true, configurable: true, enumerable: false });
   }
