@@ -7,6 +7,7 @@
 import { once } from 'node:events';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
+import * as tls from 'node:tls';
 import { IncomingMessage } from 'node:http';
 import { Agent } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -540,5 +541,22 @@ describe('sessions (what stands in for an agent over HTTP/2)', () => {
     session.close();
     const error = await errorOf(connect(f.port, '/', { http2: session }));
     expect(error.message).toBe('The HTTP/2 session is closed');
+  });
+
+  test('a server that negotiates h2 but hangs up before its SETTINGS fails the socket with that reason', async () => {
+    // TLS completes with h2 by ALPN, then the connection drops: the handshake was pending on the SETTINGS.
+    const server = tls.createServer({ ...selfSignedCertificate(), ALPNProtocols: ['h2'] }, (socket) =>
+      socket.destroy(),
+    );
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const ws = connect((server.address() as AddressInfo).port);
+      const error = await within(errorOf(ws), 10_000, 'error');
+      expect(error.message).toBe('The HTTP/2 session closed before the server sent its SETTINGS');
+      expect(ws.readyState).toBe(WebSocket.CLOSED);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
