@@ -174,7 +174,7 @@ export async function rawClient(port: number, options: RawClientOptions = {}): P
     }
     request = `${lines.join('\r\n')}\r\n\r\n`;
   }
-  const headPromise = readHead(socket, options.timeoutMs ?? 3000);
+  const headPromise = readHead(socket, options.timeoutMs ?? 10_000);
   socket.write(request);
   const result = await headPromise;
   if (!result) {
