@@ -26,6 +26,11 @@ export interface RouteOptions {
    * chosen), or a function choosing from the offered set. When nothing matches, no protocol is selected.
    */
   protocols?: readonly string[] | ProtocolChooser;
+  /**
+   * The core's shared option name for a chooser (`false` selects no subprotocol). Takes precedence over
+   * `protocols`; a route's own `protocols` drops a plugin-wide `handleProtocols`.
+   */
+  handleProtocols?: ProtocolChooser;
   /** Server-side ping/pong liveness check (passed to the core's WebSocketServer). */
   heartbeat?: HeartbeatOptions | false;
   /** Also track the socket in this set (removed again on close), e.g. one set per chat room. */
@@ -36,6 +41,13 @@ export interface RouteOptions {
 
 /** The fields that select a distinct WebSocketServer (everything except `clients`). */
 export type ServerShape = Omit<RouteOptions, 'clients' | 'compression'>;
+
+/** A route's options over the plugin-wide ones; a route's own `protocols` replaces an inherited `handleProtocols`. */
+export function mergeRoute(defaults: RouteOptions, route: RouteOptions): RouteOptions {
+  const merged = { ...defaults, ...route };
+  if (route.protocols !== undefined && route.handleProtocols === undefined) delete merged.handleProtocols;
+  return merged;
+}
 
 /** Maps deprecated names onto the shared ones (`compression` → `perMessageDeflate`). */
 export function normalizeRoute<T extends RouteOptions>(route: T): Omit<T, 'compression'> {
@@ -54,7 +66,7 @@ export function toServerOptions(shape: ServerShape): ServerOptions & { heartbeat
   if (shape.maxPayload !== undefined) options.maxPayload = shape.maxPayload;
   if (shape.heartbeat) options.heartbeat = shape.heartbeat;
   if (shape.canSubscribe) options.canSubscribe = shape.canSubscribe;
-  const protocols = shape.protocols;
+  const protocols = shape.handleProtocols ?? shape.protocols;
   if (typeof protocols === 'function') {
     options.handleProtocols = protocols;
   } else if (protocols) {
@@ -78,7 +90,7 @@ function functionId(fn: object): number {
 
 /** A stable key for an option set, so equal options given as fresh objects share one server. */
 export function shapeKey(shape: ServerShape): string {
-  const protocols = shape.protocols;
+  const protocols = shape.handleProtocols ?? shape.protocols;
   let protocolKey: string | number | undefined;
   if (typeof protocols === 'function') {
     protocolKey = functionId(protocols);

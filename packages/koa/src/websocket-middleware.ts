@@ -25,7 +25,7 @@ import {
 import type { AcceptWebSocket } from './context.js';
 import { hookListen } from './listen-hook.js';
 import { messagesReady } from './message-gate.js';
-import { normalizeRoute, type RouteOptions, type ServerShape } from './route-options.js';
+import { mergeRoute, normalizeRoute, type RouteOptions, type ServerShape } from './route-options.js';
 import { ServerPool } from './server-pool.js';
 import { attachServer, type ShouldHandle } from './upgrade-dispatcher.js';
 import { isWebSocketRequest } from './upgrade-request.js';
@@ -170,7 +170,7 @@ export function websocket(options: KoaWebSocketOptions = {}): KoaWebSocketMiddle
     const chainSettled = new Promise<void>((resolve) => (settle = resolve));
     let accepting: Promise<WebSocket> | undefined;
     const ws: AcceptWebSocket = (route = {}) =>
-      (accepting ??= accept(ctx, upgrade, { ...defaults, ...route }, chainSettled));
+      (accepting ??= accept(ctx, upgrade, mergeRoute(defaults, route), chainSettled));
     ctx.ws = ws;
     try {
       await next();
