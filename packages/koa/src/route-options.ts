@@ -3,7 +3,14 @@
  * into the core's WebSocketServer options.
  */
 import type { IncomingMessage } from 'node:http';
-import type { CanSubscribe, ClientSet, PerMessageDeflateOptions, ServerOptions, WebSocket } from '@wskit/core';
+import type {
+  CanSubscribe,
+  ClientSet,
+  ConnectionOptions,
+  PerMessageDeflateOptions,
+  ServerOptions,
+  WebSocket,
+} from '@wskit/core';
 
 export interface HeartbeatOptions {
   /** Ping every `interval` ms. */
@@ -14,7 +21,26 @@ export interface HeartbeatOptions {
 
 export type ProtocolChooser = (offered: Set<string>, req: IncomingMessage) => string | false;
 
-export interface RouteOptions {
+/** The core's per-connection and handshake options a route may set, passed to its WebSocketServer as they are. */
+const PASSED_THROUGH = [
+  'maxReceivedFrameSize',
+  'skipUTF8Validation',
+  'autoPong',
+  'allowSynchronousEvents',
+  'closeTimeout',
+  'maxBufferedAmount',
+  'fragmentOutgoingMessages',
+  'fragmentationThreshold',
+  'assembleFragments',
+  'maxFragments',
+  'maxBufferedChunks',
+  'maxPendingAutoPongs',
+  'handshakeTimeout',
+  'verifyClient',
+] as const;
+type PassedThrough = (typeof PASSED_THROUGH)[number];
+
+export interface RouteOptions extends Pick<ConnectionOptions & ServerOptions, PassedThrough> {
   /** Largest message accepted, in bytes; a bigger one closes the socket with 1009. */
   maxPayload?: number;
   /** permessage-deflate: true for defaults, an options object, or false (the default). Same name in every plugin. */
@@ -66,6 +92,9 @@ export function toServerOptions(shape: ServerShape): ServerOptions & { heartbeat
   if (shape.maxPayload !== undefined) options.maxPayload = shape.maxPayload;
   if (shape.heartbeat) options.heartbeat = shape.heartbeat;
   if (shape.canSubscribe) options.canSubscribe = shape.canSubscribe;
+  for (const name of PASSED_THROUGH) {
+    if (shape[name] !== undefined) (options as Record<string, unknown>)[name] = shape[name];
+  }
   const protocols = shape.handleProtocols ?? shape.protocols;
   if (typeof protocols === 'function') {
     options.handleProtocols = protocols;
@@ -98,11 +127,16 @@ export function shapeKey(shape: ServerShape): string {
     protocolKey = protocols.join(',');
   }
   const canSubscribe = shape.canSubscribe ? functionId(shape.canSubscribe) : null;
+  const passed = PASSED_THROUGH.map((name) => {
+    const value = shape[name];
+    return typeof value === 'function' ? `fn${functionId(value)}` : (value ?? null);
+  });
   return JSON.stringify([
     shape.maxPayload ?? null,
     shape.perMessageDeflate ?? false,
     shape.heartbeat ?? false,
     protocolKey ?? null,
     canSubscribe,
+    ...passed,
   ]);
 }
