@@ -294,6 +294,27 @@ describe('servers that cannot take a WebSocket over HTTP/2', () => {
     }
   });
 
+  test('nothing listening: the connection error itself reaches the socket, closed with 1006', async () => {
+    const server = http2.createSecureServer(selfSignedCertificate());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    await new Promise((resolve) => server.close(resolve));
+    const ws = connect(port);
+    const closed = closeOf(ws);
+    const error = await within(errorOf(ws), 10_000, 'refused');
+    expect(error).not.toBeInstanceOf(Http2ConnectError);
+    expect(error.code).toBe('ECONNREFUSED');
+    expect((await closed)[0]).toBe(1006);
+  });
+
+  test('session options Node refuses: an error event on the socket, not a throw from the constructor', async () => {
+    const ws = connect(1, '/', { settings: 5 } as unknown as Options);
+    const error = await errorOf(ws);
+    expect(error.code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(ws.readyState).toBe(WebSocket.CLOSED);
+  });
+
   test("a refusal is a HandshakeError with the :status and the response's headers", async () => {
     const f = await h2Server({
       verifyClient: ((_info, cb) => cb(false, 403, 'Forbidden', { 'X-Reason': 'banned' })) as AsyncVerify,
@@ -335,6 +356,18 @@ describe('ws client options over HTTP/2', () => {
     });
     // No HTTP/1.1 upgrade headers on an HTTP/2 stream (they are connection-specific there).
     for (const name of ['connection', 'upgrade', 'sec-websocket-key', 'host']) expect(headers[name]).toBeUndefined();
+  });
+
+  test("a header HTTP/2 forbids (TE other than trailers) fails the handshake with Node's error", async () => {
+    const f = await h2Server();
+    const ws = connect(f.port, '/', { headers: { TE: 'gzip' } });
+    const closed = closeOf(ws);
+    const error = await within(errorOf(ws), 10_000, 'invalid header');
+    expect(error.code).toBe('ERR_HTTP2_INVALID_CONNECTION_HEADERS');
+    expect((await closed)[0]).toBe(1006);
+    expect(f.seen).toEqual([]);
+    // The session stays usable for the next socket.
+    expect(await openAndClose(connect(f.port))).toBe('at /');
   });
 
   test('protocols: the server picks one; a server that picks none fails the handshake', async () => {
