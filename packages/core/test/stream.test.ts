@@ -225,6 +225,20 @@ describe('createWebSocketStream', () => {
     expect([...chunks[0]!]).toEqual([1, 2, 3]);
   });
 
+  test("binaryType 'fragments': a fragmented binary message is one contiguous Buffer in byte mode", async () => {
+    const { client, peer } = await connect();
+    client.binaryType = 'fragments';
+    const stream = createWebSocketStream(client);
+    peer.send(Buffer.from([1, 2]), { fin: false });
+    peer.send(Buffer.from([3]), { fin: true });
+    peer.close();
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    expect(chunks).toHaveLength(1);
+    expect(Buffer.isBuffer(chunks[0])).toBe(true);
+    expect([...chunks[0]!]).toEqual([1, 2, 3]);
+  });
+
   test('writes before the socket opens are sent once it does; object mode writes strings as text', async () => {
     const client = new WebSocket(url);
     const stream: Duplex = createWebSocketStream(client, { writableObjectMode: true });
