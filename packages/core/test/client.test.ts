@@ -68,6 +68,14 @@ describe('URL schemes', () => {
     expect(await echoOnce(ws, 'unix')).toBe('unix');
     expect(await seenPath).toBe('/over/unix?x=1');
     ws.terminate();
+    // Without a request path the request is for '/'.
+    const rootPath = new Promise<string | undefined>((resolve) =>
+      wss.once('connection', (_ws, req) => resolve(req.url)),
+    );
+    const root = new WebSocket(`ws+unix:${path}`);
+    expect(await echoOnce(root, 'root')).toBe('root');
+    expect(await rootPath).toBe('/');
+    root.terminate();
   });
 
   describe('wss: and https: with a self-signed certificate', () => {
@@ -118,6 +126,7 @@ describe('URL schemes', () => {
   test('invalid URLs throw SyntaxError', () => {
     expect(() => new WebSocket('not a url')).toThrow(SyntaxError);
     expect(() => new WebSocket('ftp://127.0.0.1/')).toThrow(SyntaxError);
+    expect(() => new WebSocket('ws+unix:')).toThrow(/pathname is empty/);
     expect(() => new WebSocket('ws://127.0.0.1/#frag')).toThrow(SyntaxError);
     expect(() => new WebSocket('ws://127.0.0.1/', ['a', 'a'])).toThrow(SyntaxError);
     expect(() => new WebSocket('ws://127.0.0.1/', ['bad token'])).toThrow(SyntaxError);
