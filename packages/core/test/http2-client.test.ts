@@ -517,6 +517,35 @@ describe('sessions (what stands in for an agent over HTTP/2)', () => {
     }
   });
 
+  test('an option left undefined keys the pool like an absent one: the sockets share a session', async () => {
+    const f = await h2Server();
+    const sockets = [connect(f.port), connect(f.port, '/', { servername: undefined })];
+    await within(Promise.all(sockets.map(opened)), 10_000, 'open');
+    expect(f.sessions()).toBe(1);
+    for (const ws of sockets) ws.close();
+    await Promise.all(sockets.map(closeOf));
+  });
+
+  test('ws: over cleartext HTTP/2 (h2c): :scheme http on a session to http://', async () => {
+    const server = http2.createServer({ settings: { enableConnectProtocol: true } });
+    const wss = new WebSocketServer({ server });
+    let scheme: unknown;
+    wss.on('connection', (ws, req) => {
+      scheme = req.headers[':scheme'];
+      ws.send(`h2c ${req.url}`);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/plain?x=1`, { http2: true });
+      expect(await openAndClose(ws)).toBe('h2c /plain?x=1');
+      expect(scheme).toBe('http');
+    } finally {
+      wss.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   test('TLS options that are objects (ca) key the pool by identity: the same ca shares a session', async () => {
     const f = await h2Server();
     const { cert } = selfSignedCertificate();

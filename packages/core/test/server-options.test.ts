@@ -211,6 +211,8 @@ describe('per-connection settings', () => {
     await opened(wsClient(`ws://127.0.0.1:${port}`));
     await connection;
     expect(wss.clients).toBeUndefined();
+    // Nothing is tracked, so a broadcast has no one to reach.
+    expect(wss.broadcast('x')).toBe(0);
   });
 
   test('clients are tracked and removed on close', async () => {
