@@ -54,7 +54,7 @@ describe('bufferedAmount', () => {
     const closed = new Promise((resolve) => ws.once('close', resolve));
     ws.close();
     await closed;
-    const callbacks: Array<Error | undefined> = [];
+    const callbacks: Array<Error | null | undefined> = [];
     ws.send('abc', (error) => callbacks.push(error));
     ws.send(new Blob([new Uint8Array(4)]));
     expect(ws.bufferedAmount).toBe(7);
