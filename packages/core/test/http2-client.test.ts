@@ -315,6 +315,40 @@ describe('servers that cannot take a WebSocket over HTTP/2', () => {
     expect(ws.readyState).toBe(WebSocket.CLOSED);
   });
 
+  test('a CONNECT stream reset before any response fails the handshake with the reset code', async () => {
+    const server = http2.createSecureServer({ ...selfSignedCertificate(), settings: { enableConnectProtocol: true } });
+    server.on('stream', (stream) => stream.close(http2.constants.NGHTTP2_NO_ERROR));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const ws = connect((server.address() as AddressInfo).port);
+      const closed = closeOf(ws);
+      const error = await within(errorOf(ws), 10_000, 'reset');
+      expect(error.message).toBe('The stream was closed before the handshake completed (code 0)');
+      expect((await closed)[0]).toBe(1006);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('a refusal with a repeated header field: the HandshakeError joins its values', async () => {
+    const server = http2.createSecureServer({ ...selfSignedCertificate(), settings: { enableConnectProtocol: true } });
+    server.on('stream', (stream) => {
+      stream.respond({ ':status': 403, 'set-cookie': ['a=1', 'b=2'] });
+      stream.end();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const error = await within(errorOf(connect((server.address() as AddressInfo).port)), 10_000, 'refusal');
+      expect(error).toBeInstanceOf(HandshakeError);
+      expect((error as HandshakeError).status).toBe(403);
+      expect((error as HandshakeError).headers['set-cookie']).toBe('a=1, b=2');
+    } finally {
+      server.close();
+    }
+  });
+
   test("a refusal is a HandshakeError with the :status and the response's headers", async () => {
     const f = await h2Server({
       verifyClient: ((_info, cb) => cb(false, 403, 'Forbidden', { 'X-Reason': 'banned' })) as AsyncVerify,
