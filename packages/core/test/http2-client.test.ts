@@ -280,6 +280,18 @@ describe('servers that cannot take a WebSocket over HTTP/2', () => {
     }
   });
 
+  test("a caller's session passed once connected, before its SETTINGS are known: the socket opens", async () => {
+    const f = await h2Server();
+    const session = http2.connect(`https://127.0.0.1:${f.port}`, { rejectUnauthorized: false });
+    try {
+      await once(session, 'connect');
+      const ws = connect(f.port, '/', { http2: session });
+      expect(await openAndClose(ws)).toBe('at /');
+    } finally {
+      session.close();
+    }
+  });
+
   test('an HTTPS server without h2 (ALPN): Http2ConnectError with the TLS alert as its cause', async () => {
     const server = https.createServer(selfSignedCertificate());
     server.listen(0, '127.0.0.1');
