@@ -48,6 +48,16 @@ describe('URL schemes', () => {
     b.terminate();
   });
 
+  test('an IPv6 literal URL ([::1]) connects to that address', async () => {
+    const wss = new WsServer({ host: '::1', port: 0 });
+    await once(wss, 'listening');
+    wss.on('connection', (ws: WsSocket) => ws.on('message', (d, b) => ws.send(d, { binary: b })));
+    cleanups.push(() => shutdown(wss));
+    const ws = new WebSocket(`ws://[::1]:${(wss.address() as AddressInfo).port}/`);
+    expect(await echoOnce(ws, 'v6')).toBe('v6');
+    ws.terminate();
+  });
+
   test('ws+unix: URL reaches a server on a unix socket, with a request path', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wskit-unix-'));
     const path = join(dir, 's.sock');

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from '@wskit/core';
@@ -282,5 +282,46 @@ describe('createWebSocketStream', () => {
     stream.end();
     await ended;
     expect(Buffer.concat(received).equals(payload)).toBe(true);
+  });
+});
+
+describe('createWebSocketStream over another ws-compatible socket', () => {
+  /** A socket that hands text messages over as strings (as W3C-style wrappers do), open from the start. */
+  class StringSocket extends EventEmitter {
+    readyState = WebSocket.OPEN;
+    isPaused = false;
+    send(_data: unknown, cb?: (err?: Error | null) => void): void {
+      cb?.();
+    }
+    close(): void {
+      this.readyState = WebSocket.CLOSED;
+      this.emit('close');
+    }
+    terminate(): void {
+      this.close();
+    }
+    pause(): void {
+      this.isPaused = true;
+    }
+    resume(): void {
+      this.isPaused = false;
+    }
+  }
+
+  test('string messages: strings in readable object mode, bytes in byte mode', async () => {
+    const forObjects = new StringSocket();
+    const forBytes = new StringSocket();
+    const objects = createWebSocketStream(forObjects, { readableObjectMode: true });
+    const bytes = createWebSocketStream(forBytes);
+    forObjects.emit('message', 'héllo', false);
+    forBytes.emit('message', 'héllo', false);
+    forObjects.close();
+    forBytes.close();
+    const items: unknown[] = [];
+    for await (const c of objects) items.push(c);
+    const chunks: Buffer[] = [];
+    for await (const c of bytes) chunks.push(c as Buffer);
+    expect(items).toEqual(['héllo']);
+    expect(Buffer.concat(chunks).toString()).toBe('héllo');
   });
 });
