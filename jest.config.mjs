@@ -50,14 +50,14 @@ export default {
   maxWorkers: 2,
   // `npm test` runs with --coverage. The gate stands at the figures measured when it was set (Node 20, on a
   // shared machine), one point below each to absorb run-to-run noise; raise it, never lower it.
-  // Core: 98.0% lines, 93.4% branches measured with its own suites alone (packages/core, test/conformance,
-  // test/interop), a lower bound of the full run. Targets: core 95% lines and branches, plugins 90% — core
-  // branches and several plugins' branches are below that today.
+  // Core: 97.8% lines, 95.5% branches (95.54) measured 2026-12-02 with its own suites alone, a lower bound of
+  // the full run: `npx jest packages/core --coverage --maxWorkers=2 --collectCoverageFrom='packages/core/src/**/*.ts'`.
+  // Targets: core 95% lines and branches, plugins 90% — several plugins' branches are below that today.
   coverageProvider: 'v8',
   collectCoverageFrom: ['packages/*/src/**/*.ts', ...TYPE_ONLY.map((file) => `!packages/${file}`)],
   coverageReporters: ['text-summary', 'json-summary'],
   coverageThreshold: {
-    './packages/core/src/': { lines: 96, branches: 92 },
+    './packages/core/src/': { lines: 96, branches: 95 },
     // Plugins: measured 2026-12-02 by `npx jest --ci --coverage --maxWorkers=1 packages/express packages/fastify
     // packages/koa packages/nest test/plugins test/http2-plugins.test.ts test/topics-plugins.test.ts`
     // (lines/branches: express 99.6/91.3, fastify 95.5/90.2, koa 97.7/94.1, nest 96.4/91.2).

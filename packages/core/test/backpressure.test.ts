@@ -48,6 +48,21 @@ function drainPeer(peer: RawClient): () => number {
 }
 
 describe('bufferedAmount', () => {
+  test('a socket closed before it connected counts what is sent after close, as ws does (Blobs by size)', async () => {
+    const ws = new WebSocket('ws://127.0.0.1:1/');
+    ws.on('error', () => {});
+    const closed = new Promise((resolve) => ws.once('close', resolve));
+    ws.close();
+    await closed;
+    const callbacks: Array<Error | null | undefined> = [];
+    ws.send('abc', (error) => callbacks.push(error));
+    ws.send(new Blob([new Uint8Array(4)]));
+    expect(ws.bufferedAmount).toBe(7);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(callbacks).toHaveLength(1);
+    expect(callbacks[0]).toBeInstanceOf(Error);
+  });
+
   test('counts exactly the frame bytes not yet handed to the kernel and returns to 0 after drain', async () => {
     const { ws, peer, done } = await serverWithRawPeer();
     try {

@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocket as WsClient } from 'ws';
-import { WebSocket, WebSocketServer } from '@wskit/core';
+import { WebSocket, WebSocketServer, broadcast } from '@wskit/core';
 import { rawConnect, waitUntil, type RawClient } from './fixtures/raw-ws.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -114,6 +114,30 @@ describe('broadcast', () => {
       await sleep(100);
       recorders.forEach((r, i) => expect(r.messages.map((m) => m.data)).toEqual(expected(i)));
       for (const r of recorders) r.client.terminate();
+    } finally {
+      await stop();
+    }
+  });
+
+  test('broadcast() over client-side sockets: each frame is masked per client and reaches its server', async () => {
+    const { wss, port, stop } = await startServer();
+    try {
+      const received: Array<[string, boolean]> = [];
+      wss.on('connection', (ws: WebSocket) =>
+        ws.on('message', (data: Buffer, isBinary: boolean) => received.push([data.toString(), isBinary])),
+      );
+      const clients = [1, 2].map(() => new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false }));
+      await Promise.all(clients.map((c) => once(c, 'open')));
+      expect(broadcast(clients, 'from clients')).toBe(2);
+      expect(broadcast(clients, Buffer.from('bin'), { compress: true })).toBe(2);
+      expect(await waitUntil(() => received.length === 4, 5000)).toBe(true);
+      expect(received.sort()).toEqual([
+        ['bin', true],
+        ['bin', true],
+        ['from clients', false],
+        ['from clients', false],
+      ]);
+      for (const c of clients) c.terminate();
     } finally {
       await stop();
     }

@@ -103,3 +103,26 @@ test('URL credentials become Basic authorization over HTTP/2 too', async () => {
   await once(ws, 'close');
   expect(seen).toEqual([`Basic ${Buffer.from('al ice:s:cret').toString('base64')}`]);
 });
+
+describe('a 101 that is not HTTP/1.1 (RFC 6455 §4.1)', () => {
+  test('an HTTP/1.0 101 fails the connection', async () => {
+    const server = http.createServer();
+    server.on('upgrade', (req: http.IncomingMessage, socket: Socket) => {
+      socket.on('error', () => {});
+      socket.write(
+        'HTTP/1.0 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Accept: ${acceptKeyFor(String(req.headers['sec-websocket-key']))}\r\n\r\n`,
+      );
+      setTimeout(() => socket.destroy(), 500);
+    });
+    const port = await listening(server);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    let opened = false;
+    ws.on('open', () => (opened = true));
+    const error = errorOf(ws);
+    const closed = new Promise<number>((resolve) => ws.once('close', resolve));
+    expect((await error).message).toBe('Invalid HTTP version in the handshake response');
+    expect(await closed).toBe(1006);
+    expect(opened).toBe(false);
+  });
+});

@@ -48,6 +48,16 @@ describe('URL schemes', () => {
     b.terminate();
   });
 
+  test('an IPv6 literal URL ([::1]) connects to that address', async () => {
+    const wss = new WsServer({ host: '::1', port: 0 });
+    await once(wss, 'listening');
+    wss.on('connection', (ws: WsSocket) => ws.on('message', (d, b) => ws.send(d, { binary: b })));
+    cleanups.push(() => shutdown(wss));
+    const ws = new WebSocket(`ws://[::1]:${(wss.address() as AddressInfo).port}/`);
+    expect(await echoOnce(ws, 'v6')).toBe('v6');
+    ws.terminate();
+  });
+
   test('ws+unix: URL reaches a server on a unix socket, with a request path', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wskit-unix-'));
     const path = join(dir, 's.sock');
@@ -68,6 +78,14 @@ describe('URL schemes', () => {
     expect(await echoOnce(ws, 'unix')).toBe('unix');
     expect(await seenPath).toBe('/over/unix?x=1');
     ws.terminate();
+    // Without a request path the request is for '/'.
+    const rootPath = new Promise<string | undefined>((resolve) =>
+      wss.once('connection', (_ws, req) => resolve(req.url)),
+    );
+    const root = new WebSocket(`ws+unix:${path}`);
+    expect(await echoOnce(root, 'root')).toBe('root');
+    expect(await rootPath).toBe('/');
+    root.terminate();
   });
 
   describe('wss: and https: with a self-signed certificate', () => {
@@ -118,6 +136,7 @@ describe('URL schemes', () => {
   test('invalid URLs throw SyntaxError', () => {
     expect(() => new WebSocket('not a url')).toThrow(SyntaxError);
     expect(() => new WebSocket('ftp://127.0.0.1/')).toThrow(SyntaxError);
+    expect(() => new WebSocket('ws+unix:')).toThrow(/pathname is empty/);
     expect(() => new WebSocket('ws://127.0.0.1/#frag')).toThrow(SyntaxError);
     expect(() => new WebSocket('ws://127.0.0.1/', ['a', 'a'])).toThrow(SyntaxError);
     expect(() => new WebSocket('ws://127.0.0.1/', ['bad token'])).toThrow(SyntaxError);

@@ -41,6 +41,27 @@ describe('heartbeat edges', () => {
     b.close();
   });
 
+  test('a timeout callback that removes a socket due for its ping in the same tick: that ping is not sent', () => {
+    const hb = new Heartbeat({ interval: 100, timeout: 100 });
+    const b = new Target();
+    let bHandle: ReturnType<Heartbeat['add']> | null = null;
+    const a = new Target();
+    a.heartbeatTimedOut = () => {
+      a.timedOut++;
+      if (bHandle) hb.remove(bHandle);
+    };
+    hb.add(a);
+    jest.advanceTimersByTime(100);
+    expect(a.pings).toBe(1);
+    bHandle = hb.add(b);
+    // At 200 a's ping is unanswered (it times out) and b is due for its first ping.
+    jest.advanceTimersByTime(100);
+    expect(a.timedOut).toBe(1);
+    expect(b.pings).toBe(0);
+    expect(hb.size).toBe(0);
+    hb.close();
+  });
+
   test('a throwing target and a throwing reporter do not escape the timer', () => {
     const errors: unknown[] = [];
     const hb = new Heartbeat({ interval: 100, timeout: 50 }, (error) => {

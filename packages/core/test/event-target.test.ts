@@ -229,6 +229,14 @@ describe('helpers on an EventEmitter', () => {
     expect([...new Uint8Array(data[2] as ArrayBuffer)]).toEqual([1, 2]);
     expect(data[3]).toEqual([Buffer.from([4])]);
     expect(data[4]).toBe(blob);
+    // arraybuffer: a Buffer spanning its whole ArrayBuffer hands that ArrayBuffer over (no copy); a string
+    // emitted as binary becomes its UTF-8 bytes.
+    s.binaryType = 'arraybuffer';
+    const whole = new ArrayBuffer(3);
+    s.emit('message', Buffer.from(whole), true);
+    s.emit('message', 'hé', true);
+    expect(data[5]).toBe(whole);
+    expect(Buffer.from(data[6] as ArrayBuffer).toString()).toBe('hé');
 
     s.emit('close');
     s.emit('close', 1015, 'tls');

@@ -285,6 +285,23 @@ describe.each(['server', 'client'] as const)('%s role', (role) => {
       await p.cleanup();
     }
   });
+
+  test('compressed text whose inflated output ends inside a UTF-8 sequence fails with 1007', async () => {
+    const p = await pair(role, { perMessageDeflate: true }, 'permessage-deflate');
+    try {
+      const error = errorOf(p.ours);
+      let messages = 0;
+      p.ours.on('message', () => messages++);
+      // 'a' then the first byte of a two-byte sequence: every prefix is valid, the whole message is not.
+      const truncated = deflateRawSync(Buffer.from([0x61, 0xc3]), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+      p.write(p.frame(OP.text, truncated.subarray(0, truncated.length - 4), { rsv1: true }));
+      expect(await within(error, 5000, 'error')).toMatchObject({ code: 'WS_ERR_INVALID_UTF8', closeCode: 1007 });
+      expect(await peerClose(p)).toBe(1007);
+      expect(messages).toBe(0);
+    } finally {
+      await p.cleanup();
+    }
+  });
 });
 
 test('a frame dripped one byte per chunk is held compactly (coalesced), not as a Buffer per chunk', () => {

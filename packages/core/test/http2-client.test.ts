@@ -281,6 +281,18 @@ describe('servers that cannot take a WebSocket over HTTP/2', () => {
     }
   });
 
+  test("a caller's session passed once connected, before its SETTINGS are known: the socket opens", async () => {
+    const f = await h2Server();
+    const session = http2.connect(`https://127.0.0.1:${f.port}`, { rejectUnauthorized: false });
+    try {
+      await once(session, 'connect');
+      const ws = connect(f.port, '/', { http2: session });
+      expect(await openAndClose(ws)).toBe('at /');
+    } finally {
+      session.close();
+    }
+  });
+
   test('an HTTPS server without h2 (ALPN): Http2ConnectError with the TLS alert as its cause', async () => {
     const server = https.createServer(selfSignedCertificate());
     server.listen(0, '127.0.0.1');
@@ -290,6 +302,61 @@ describe('servers that cannot take a WebSocket over HTTP/2', () => {
       expect(error).toBeInstanceOf(Http2ConnectError);
       expect(error.message).toMatch(/does not speak HTTP\/2/);
       expect((error.cause as NodeJS.ErrnoException).code).toBe('ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL');
+    } finally {
+      server.close();
+    }
+  });
+
+  test('nothing listening: the connection error itself reaches the socket, closed with 1006', async () => {
+    const server = http2.createSecureServer(selfSignedCertificate());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    await new Promise((resolve) => server.close(resolve));
+    const ws = connect(port);
+    const closed = closeOf(ws);
+    const error = await within(errorOf(ws), 10_000, 'refused');
+    expect(error).not.toBeInstanceOf(Http2ConnectError);
+    expect(error.code).toBe('ECONNREFUSED');
+    expect((await closed)[0]).toBe(1006);
+  });
+
+  test('session options Node refuses: an error event on the socket, not a throw from the constructor', async () => {
+    const ws = connect(1, '/', { settings: 5 } as unknown as Options);
+    const error = await errorOf(ws);
+    expect(error.code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(ws.readyState).toBe(WebSocket.CLOSED);
+  });
+
+  test('a CONNECT stream reset before any response fails the handshake with the reset code', async () => {
+    const server = http2.createSecureServer({ ...selfSignedCertificate(), settings: { enableConnectProtocol: true } });
+    server.on('stream', (stream) => stream.close(http2.constants.NGHTTP2_NO_ERROR));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const ws = connect((server.address() as AddressInfo).port);
+      const closed = closeOf(ws);
+      const error = await within(errorOf(ws), 10_000, 'reset');
+      expect(error.message).toBe('The stream was closed before the handshake completed (code 0)');
+      expect((await closed)[0]).toBe(1006);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('a refusal with a repeated header field: the HandshakeError joins its values', async () => {
+    const server = http2.createSecureServer({ ...selfSignedCertificate(), settings: { enableConnectProtocol: true } });
+    server.on('stream', (stream) => {
+      stream.respond({ ':status': 403, 'set-cookie': ['a=1', 'b=2'] });
+      stream.end();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const error = await within(errorOf(connect((server.address() as AddressInfo).port)), 10_000, 'refusal');
+      expect(error).toBeInstanceOf(HandshakeError);
+      expect((error as HandshakeError).status).toBe(403);
+      expect((error as HandshakeError).headers['set-cookie']).toBe('a=1, b=2');
     } finally {
       server.close();
     }
@@ -336,6 +403,18 @@ describe('ws client options over HTTP/2', () => {
     });
     // No HTTP/1.1 upgrade headers on an HTTP/2 stream (they are connection-specific there).
     for (const name of ['connection', 'upgrade', 'sec-websocket-key', 'host']) expect(headers[name]).toBeUndefined();
+  });
+
+  test("a header HTTP/2 forbids (TE other than trailers) fails the handshake with Node's error", async () => {
+    const f = await h2Server();
+    const ws = connect(f.port, '/', { headers: { TE: 'gzip' } });
+    const closed = closeOf(ws);
+    const error = await within(errorOf(ws), 10_000, 'invalid header');
+    expect(error.code).toBe('ERR_HTTP2_INVALID_CONNECTION_HEADERS');
+    expect((await closed)[0]).toBe(1006);
+    expect(f.seen).toEqual([]);
+    // The session stays usable for the next socket.
+    expect(await openAndClose(connect(f.port))).toBe('at /');
   });
 
   test('protocols: the server picks one; a server that picks none fails the handshake', async () => {
@@ -482,6 +561,35 @@ describe('sessions (what stands in for an agent over HTTP/2)', () => {
       expect(warnings).not.toContain('MaxListenersExceededWarning');
     } finally {
       process.off('warning', onWarning);
+    }
+  });
+
+  test('an option left undefined keys the pool like an absent one: the sockets share a session', async () => {
+    const f = await h2Server();
+    const sockets = [connect(f.port), connect(f.port, '/', { servername: undefined })];
+    await within(Promise.all(sockets.map(opened)), 10_000, 'open');
+    expect(f.sessions()).toBe(1);
+    for (const ws of sockets) ws.close();
+    await Promise.all(sockets.map(closeOf));
+  });
+
+  test('ws: over cleartext HTTP/2 (h2c): :scheme http on a session to http://', async () => {
+    const server = http2.createServer({ settings: { enableConnectProtocol: true } });
+    const wss = new WebSocketServer({ server });
+    let scheme: unknown;
+    wss.on('connection', (ws, req) => {
+      scheme = req.headers[':scheme'];
+      ws.send(`h2c ${req.url}`);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/plain?x=1`, { http2: true });
+      expect(await openAndClose(ws)).toBe('h2c /plain?x=1');
+      expect(scheme).toBe('http');
+    } finally {
+      wss.close();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 

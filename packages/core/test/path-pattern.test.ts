@@ -90,6 +90,19 @@ describe('PathPattern', () => {
     expect(new PathPattern('/ab').test('/a%ZZ')).toBe(false);
   });
 
+  test('edge forms: a strict empty pattern is the root; bad escapes in the rest fail; encoded literals fold case', () => {
+    const root = new PathPattern('', { strictTrailingSlash: true });
+    expect(root.test('/')).toBe(true);
+    expect(root.test('/a')).toBe(false);
+    const rest = new PathPattern('/files/*path');
+    expect(rest.match('/files/a%20b/c')).toEqual({ path: 'a b/c' });
+    expect(rest.match('/files/a%E0%A4%A')).toBeNull();
+    const folded = new PathPattern('/Chat', { caseSensitive: false });
+    expect(folded.test('/%43HAT')).toBe(true);
+    expect(folded.test('/%63hat')).toBe(true);
+    expect(folded.test('/%44hat')).toBe(false);
+  });
+
   test('invalid patterns are rejected at compile time', () => {
     expect(() => new PathPattern('chat')).toThrow(TypeError);
     expect(() => new PathPattern('/:')).toThrow(TypeError);

@@ -75,6 +75,7 @@ describe('listening', () => {
 
   test('exactly one of port, server, noServer', () => {
     expect(() => new WebSocketServer({})).toThrow(TypeError);
+    expect(() => new (WebSocketServer as unknown as new () => WebSocketServer)()).toThrow(TypeError);
     expect(() => new WebSocketServer({ port: 0, noServer: true })).toThrow(TypeError);
   });
 
@@ -210,6 +211,8 @@ describe('per-connection settings', () => {
     await opened(wsClient(`ws://127.0.0.1:${port}`));
     await connection;
     expect(wss.clients).toBeUndefined();
+    // Nothing is tracked, so a broadcast has no one to reach.
+    expect(wss.broadcast('x')).toBe(0);
   });
 
   test('clients are tracked and removed on close', async () => {
@@ -305,6 +308,62 @@ describe('close', () => {
     const second = await new Promise<Error | undefined>((resolve) => wss.close(resolve));
     expect(second).toBeInstanceOf(Error);
     expect(second!.message).toBe('The server is not running');
+  });
+
+  test('close() called again while closing: both callbacks run once the server closed', async () => {
+    const { wss } = await wskitServer({});
+    const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+    await opened(client);
+    const results: Array<Error | undefined> = [];
+    const both = Promise.all([
+      new Promise<void>((resolve) => wss.close((e) => resolve(void results.push(e)))),
+      new Promise<void>((resolve) => wss.close((e) => resolve(void results.push(e)))),
+    ]);
+    client.close();
+    await within(both, 5000, 'both close callbacks');
+    expect(results).toEqual([undefined, undefined]);
+  });
+
+  test('handleUpgrade on a closed noServer server answers 503; address() of a closed server is null', async () => {
+    const { server: httpServer, port } = await plainHttpServer();
+    const wss = new WebSocketServer({ noServer: true });
+    wss.close();
+    httpServer.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, () => {}));
+    const client = wsClient(`ws://127.0.0.1:${port}`);
+    client.on('error', () => {});
+    const status = await within(
+      new Promise<number>((resolve) => client.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))),
+      5000,
+      '503',
+    );
+    expect(status).toBe(503);
+    const attached = new WebSocketServer({ server: httpServer });
+    expect(attached.address()).toEqual(httpServer.address());
+    await new Promise((resolve) => attached.close(resolve));
+    expect(attached.address()).toBeNull();
+  });
+
+  test('an async verifyClient that answers after handshakeTimeout is ignored (408 stands); no code means 401', async () => {
+    let late: ((ok: boolean) => void) | undefined;
+    const { url } = await server({
+      handshakeTimeout: 100,
+      verifyClient: ((info, cb) => {
+        if (info.req.url === '/late') late = cb;
+        else cb(false);
+      }) as WebSocket.VerifyClientCallbackAsync,
+    });
+    const statusOf = (path: string): Promise<number> => {
+      const client = wsClient(`${url}${path}`);
+      client.on('error', () => {});
+      return within(
+        new Promise<number>((resolve) => client.on('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0))),
+        5000,
+        path,
+      );
+    };
+    expect(await statusOf('/late')).toBe(408);
+    expect(() => late!(true)).not.toThrow();
+    expect(await statusOf('/refused')).toBe(401);
   });
 
   test('noServer close emits close; an external HTTP server keeps running', async () => {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from '@wskit/core';
@@ -225,6 +225,20 @@ describe('createWebSocketStream', () => {
     expect([...chunks[0]!]).toEqual([1, 2, 3]);
   });
 
+  test("binaryType 'fragments': a fragmented binary message is one contiguous Buffer in byte mode", async () => {
+    const { client, peer } = await connect();
+    client.binaryType = 'fragments';
+    const stream = createWebSocketStream(client);
+    peer.send(Buffer.from([1, 2]), { fin: false });
+    peer.send(Buffer.from([3]), { fin: true });
+    peer.close();
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    expect(chunks).toHaveLength(1);
+    expect(Buffer.isBuffer(chunks[0])).toBe(true);
+    expect([...chunks[0]!]).toEqual([1, 2, 3]);
+  });
+
   test('writes before the socket opens are sent once it does; object mode writes strings as text', async () => {
     const client = new WebSocket(url);
     const stream: Duplex = createWebSocketStream(client, { writableObjectMode: true });
@@ -268,5 +282,46 @@ describe('createWebSocketStream', () => {
     stream.end();
     await ended;
     expect(Buffer.concat(received).equals(payload)).toBe(true);
+  });
+});
+
+describe('createWebSocketStream over another ws-compatible socket', () => {
+  /** A socket that hands text messages over as strings (as W3C-style wrappers do), open from the start. */
+  class StringSocket extends EventEmitter {
+    readyState = WebSocket.OPEN;
+    isPaused = false;
+    send(_data: unknown, cb?: (err?: Error | null) => void): void {
+      cb?.();
+    }
+    close(): void {
+      this.readyState = WebSocket.CLOSED;
+      this.emit('close');
+    }
+    terminate(): void {
+      this.close();
+    }
+    pause(): void {
+      this.isPaused = true;
+    }
+    resume(): void {
+      this.isPaused = false;
+    }
+  }
+
+  test('string messages: strings in readable object mode, bytes in byte mode', async () => {
+    const forObjects = new StringSocket();
+    const forBytes = new StringSocket();
+    const objects = createWebSocketStream(forObjects, { readableObjectMode: true });
+    const bytes = createWebSocketStream(forBytes);
+    forObjects.emit('message', 'héllo', false);
+    forBytes.emit('message', 'héllo', false);
+    forObjects.close();
+    forBytes.close();
+    const items: unknown[] = [];
+    for await (const c of objects) items.push(c);
+    const chunks: Buffer[] = [];
+    for await (const c of bytes) chunks.push(c as Buffer);
+    expect(items).toEqual(['héllo']);
+    expect(Buffer.concat(chunks).toString()).toBe('héllo');
   });
 });

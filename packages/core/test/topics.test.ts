@@ -113,6 +113,45 @@ describe('subscription API', () => {
     });
   });
 
+  test("hub events: topicOpen, subscribe (with the caller's options) and topicClose, in order", async () => {
+    await withServer({}, async (wss, url) => {
+      const [a, b] = await connect(wss, url, 2);
+      const events: string[] = [];
+      const hub = wss.topicHub;
+      hub.on('topicOpen', (topic: string) => events.push(`open ${topic}`));
+      hub.on('subscribe', (ws: WebSocket, topic: string, options: object) =>
+        events.push(`subscribe ${ws === a!.server ? 'a' : 'b'} ${topic} ${JSON.stringify(options)}`),
+      );
+      hub.on('topicClose', (topic: string) => events.push(`close ${topic}`));
+      a!.server.subscribe('room');
+      hub.subscribe(b!.server, 'room', null, { meta: 1 } as object);
+      a!.server.unsubscribe('room');
+      b!.server.unsubscribe('room');
+      expect(events).toEqual(['open room', 'subscribe a room {}', 'subscribe b room {"meta":1}', 'close room']);
+    });
+  });
+
+  test('a socket belongs to one hub; stats and skippedFor of unknown topics and sockets are zero', async () => {
+    await withServer({}, async (wss, url) => {
+      const [a] = await connect(wss, url, 1);
+      expect(wss.topicHub.stats('none')).toEqual({
+        subscribers: 0,
+        published: 0,
+        delivered: 0,
+        skipped: 0,
+        closed: 0,
+        sharedDeflates: 0,
+      });
+      expect(wss.topicHub.skippedFor(a!.server)).toBe(0);
+      a!.server.subscribe('x');
+      expect(() => new TopicHub().subscribe(a!.server, 'y')).toThrow(/one topic hub only/);
+      expect(a!.server.topics).toEqual(['x']);
+      // Leaving every topic of a socket that never subscribed is a no-op.
+      wss.topicHub.leaveAll(a!.client);
+      expect(wss.topicHub.subscriberCount('x')).toBe(1);
+    });
+  });
+
   test('a client socket has no hub: subscribe throws WS_ERR_NO_TOPIC_HUB', async () => {
     await withServer({}, async (wss, url) => {
       const [a] = await connect(wss, url, 1);
@@ -138,17 +177,18 @@ describe('publish', () => {
       // ...and not when excluded; an iterable excludes several.
       expect(wss.publish('room', 'not-p0', { except: p0.server })).toBe(3);
       expect(wss.publish('room', 'only-p0-p1', { except: [p2.server, p3.server] })).toBe(2);
+      expect(wss.publish('room', 'not-p0-p1', { except: new Set([p0.server, p1.server]) })).toBe(2);
       expect(await waitUntil(() => p0.messages.length === 3 && p1.messages.length === 4, 5000)).toBe(true);
-      expect(await allReceived([p2, p3], 3)).toBe(true);
+      expect(await allReceived([p2, p3], 4)).toBe(true);
       expect(p0.messages).toEqual(['one', 'only-p0-p1', 'echo-to-me']);
       expect(p1.messages).toEqual(['one', 'not-p0', 'only-p0-p1', 'echo-to-me']);
-      expect(p2.messages).toEqual(['one', 'not-p0', 'echo-to-me']);
+      expect(p2.messages).toEqual(['one', 'not-p0', 'not-p0-p1', 'echo-to-me']);
       expect(p4.messages).toEqual([]);
       expect(wss.publish('nobody', 'x')).toBe(0);
       expect(wss.topicHub.stats('room')).toEqual({
         subscribers: 4,
-        published: 4,
-        delivered: 13,
+        published: 5,
+        delivered: 15,
         skipped: 0,
         closed: 0,
         sharedDeflates: 0,

@@ -314,4 +314,36 @@ describe('W3CWebSocket', () => {
     expect([e.code, e.reason, e.wasClean]).toEqual([4000, 'bye', true]);
     await stop(wss);
   });
+  test('defaults with the URL alone; request headers merge with the headers argument; maxReceivedMessageSize', async () => {
+    const { wss, url } = await listen({});
+    const seen: Array<{ origin: string | undefined; a: unknown; b: unknown }> = [];
+    wss.on('connection', (ws, req) => {
+      seen.push({ origin: req.headers.origin, a: req.headers['x-a'], b: req.headers['x-b'] });
+      ws.send('x'.repeat(64));
+    });
+    const plain = new W3CWebSocket(url);
+    await new Promise<void>((resolve) => (plain.onopen = () => resolve()));
+    expect(plain.protocol).toBe('');
+    plain.close();
+    await once(plain, 'close');
+    // The headers argument adds to (and wins over) requestOptions.headers; a message over the limit is 1009.
+    const limited = new W3CWebSocket(
+      url,
+      null,
+      undefined,
+      { 'X-B': 'arg' },
+      { headers: { 'X-A': 'req', 'X-B': 'req' } },
+      {
+        maxReceivedMessageSize: 16,
+      },
+    );
+    const [error] = (await once(limited, 'error')) as [Error & { code?: string; closeCode?: number }];
+    expect(error).toMatchObject({ code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', closeCode: 1009 });
+    await once(limited, 'close');
+    expect(seen).toEqual([
+      { origin: undefined, a: undefined, b: undefined },
+      { origin: undefined, a: 'req', b: 'arg' },
+    ]);
+    await stop(wss);
+  });
 });

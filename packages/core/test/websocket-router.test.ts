@@ -173,7 +173,9 @@ test('unmount() and attach() to another server move the routes; close() ends soc
   const { router, server, port } = await routerOn();
   router.mount('/a', null, (request) => void request.accept());
   router.mount('/b', 'x', (request) => void request.accept());
-  router.unmount('/b', 'x').unmount('/nothing', null);
+  router.mount('/c', '*', (request) => void request.accept());
+  router.unmount('/b', 'x').unmount('/nothing', null).unmount('/c', '*');
+  expect(await rawRequest(port, wsHead('/c'))).toMatch(/^HTTP\/1\.1 404 /);
   expect(await rawRequest(port, wsHead('/b', 'Sec-WebSocket-Protocol: x\r\n'))).toMatch(/^HTTP\/1\.1 404 /);
   const { ws } = await open(`ws://127.0.0.1:${port}/a`);
 
