@@ -79,10 +79,15 @@ describe('writeHttpError on a socket that cannot be written', () => {
     });
     try {
       const req = session.request({ ':path': '/' });
-      const [head] = (await within(once(req, 'response'), 5000, 'response')) as [http2.IncomingHttpHeaders];
-      expect(head[':status']).toBe(200);
+      // Whether the 200 HEADERS frame leaves before the reset depends on the Node version (22 resets first):
+      // either way the stream ends and no second answer (403) ever comes.
+      const statuses: unknown[] = [];
+      req.on('response', (head: http2.IncomingHttpHeaders) => statuses.push(head[':status']));
+      req.on('error', () => {});
       req.resume();
       await within(once(req, 'close'), 5000, 'stream close');
+      expect(statuses.filter((status) => status !== 200)).toEqual([]);
+      expect(statuses.length).toBeLessThanOrEqual(1);
     } finally {
       session.destroy();
       server.close();
