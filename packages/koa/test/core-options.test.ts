@@ -1,8 +1,7 @@
-import http from 'node:http';
 import Koa from 'koa';
-import { WebSocket } from '@wskit/core';
-import { websocket, type KoaWebSocketOptions } from '@wskit/koa';
-import { listening, open } from './helpers.js';
+import type { WebSocket } from '@wskit/core';
+import type { KoaWebSocketOptions } from '@wskit/koa';
+import { open, serveKoa } from './helpers.js';
 
 // The core's per-connection and handshake options reach a route's sockets, plugin-wide or per route, as the
 // shared option table promises ("per route: the core's ServerOptions").
@@ -16,23 +15,16 @@ async function serve(
   route: Parameters<NonNullable<Koa.Context['ws']>>[0] = {},
   onSocket: (ws: WebSocket) => void = () => {},
 ): Promise<string> {
-  const app = new Koa();
-  app.silent = true;
-  const ws = websocket(options);
-  app.use(ws);
-  app.use(async (ctx) => {
-    if (ctx.ws) onSocket(await ctx.ws(route));
-  });
-  const server = http.createServer(app.callback());
-  ws.attach(server);
-  server.listen(0, '127.0.0.1');
-  const port = await listening(server);
-  cleanups.push(async () => {
-    await ws.close({ timeout: 200 });
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return `ws://127.0.0.1:${port}/`;
+  const { base } = await serveKoa(
+    Koa,
+    (app) =>
+      app.use(async (ctx) => {
+        if (ctx.ws) onSocket(await ctx.ws(route));
+      }),
+    options,
+    cleanups,
+  );
+  return `${base}/`;
 }
 
 describe('@wskit/koa passes the core options through', () => {

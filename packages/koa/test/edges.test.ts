@@ -1,32 +1,18 @@
 import http from 'node:http';
 import Koa from 'koa';
 import { ClientSet, websocket, type KoaWebSocketMiddleware, type KoaWebSocketOptions } from '@wskit/koa';
-import { closed, delay, listening, nextMessage, open, refusal } from './helpers.js';
+import { closed, delay, listening, nextMessage, open, refusal, serveKoa, type KoaHarness } from './helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function start(
+function start(
   setup: (app: Koa, ws: KoaWebSocketMiddleware) => void,
   options?: KoaWebSocketOptions,
-): Promise<{ app: Koa; ws: KoaWebSocketMiddleware; server: http.Server; base: string }> {
-  const app = new Koa();
-  app.silent = true;
-  const ws = websocket(options);
-  app.use(ws);
-  setup(app, ws);
-  const server = http.createServer(app.callback());
-  ws.attach(server);
-  server.listen(0, '127.0.0.1');
-  const port = await listening(server);
-  cleanups.push(async () => {
-    await ws.close({ timeout: 200 });
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return { app, ws, server, base: `ws://127.0.0.1:${port}` };
+): Promise<KoaHarness<Koa>> {
+  return serveKoa(Koa, setup, options, cleanups);
 }
 
 function track<T extends { terminate(): void }>(client: T): T {

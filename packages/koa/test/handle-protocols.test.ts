@@ -1,7 +1,6 @@
-import http from 'node:http';
 import Koa from 'koa';
-import { websocket, type KoaWebSocketOptions } from '@wskit/koa';
-import { listening, nextMessage, open } from './helpers.js';
+import type { KoaWebSocketOptions } from '@wskit/koa';
+import { nextMessage, open, serveKoa } from './helpers.js';
 
 // `handleProtocols` is one of the core option names every plugin shares; Koa also takes `protocols`.
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -13,24 +12,17 @@ async function serve(
   options: KoaWebSocketOptions,
   route: Parameters<NonNullable<Koa.Context['ws']>>[0] = {},
 ): Promise<string> {
-  const app = new Koa();
-  app.silent = true;
-  const ws = websocket(options);
-  app.use(ws);
-  app.use(async (ctx) => {
-    const socket = await ctx.ws!(route);
-    socket.send(`selected:${socket.protocol}`);
-  });
-  const server = http.createServer(app.callback());
-  ws.attach(server);
-  server.listen(0, '127.0.0.1');
-  const port = await listening(server);
-  cleanups.push(async () => {
-    await ws.close({ timeout: 200 });
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return `ws://127.0.0.1:${port}/`;
+  const { base } = await serveKoa(
+    Koa,
+    (app) =>
+      app.use(async (ctx) => {
+        const socket = await ctx.ws!(route);
+        socket.send(`selected:${socket.protocol}`);
+      }),
+    options,
+    cleanups,
+  );
+  return `${base}/`;
 }
 
 describe('@wskit/koa handleProtocols', () => {

@@ -1,6 +1,8 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import http, { type Server } from 'node:http';
+import type Koa from 'koa';
+import { websocket, type KoaWebSocketMiddleware, type KoaWebSocketOptions } from '@wskit/koa';
 import WebSocket, { type ClientOptions } from 'ws';
 import { collect } from '../../../test/helpers/inbox.js';
 
@@ -57,3 +59,39 @@ export function closed(ws: WebSocket): Promise<{ code: number; reason: string }>
 }
 
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** What `serveKoa` started: the app, the plugin, the server and its ws:// and http:// bases. */
+export interface KoaHarness<A> {
+  app: A;
+  ws: KoaWebSocketMiddleware;
+  server: http.Server;
+  base: string;
+  http: string;
+}
+
+/**
+ * `app` (a Koa 2 or 3 class) with the plugin first and `setup` adding the rest, served by
+ * createServer(app.callback()) + attach on a free port; `cleanups` gets the matching teardown.
+ */
+export async function serveKoa<A extends Koa>(
+  KoaClass: new () => A,
+  setup: (app: A, ws: KoaWebSocketMiddleware) => void,
+  options: KoaWebSocketOptions | undefined,
+  cleanups: (() => Promise<void> | void)[],
+): Promise<KoaHarness<A>> {
+  const app = new KoaClass();
+  app.silent = true;
+  const ws = websocket(options);
+  app.use(ws);
+  setup(app, ws);
+  const server = http.createServer(app.callback());
+  ws.attach(server);
+  server.listen(0, '127.0.0.1');
+  const port = await listening(server);
+  cleanups.push(async () => {
+    await ws.close({ timeout: 200 });
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { app, ws, server, base: `ws://127.0.0.1:${port}`, http: `http://127.0.0.1:${port}` };
+}

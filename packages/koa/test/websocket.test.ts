@@ -5,17 +5,21 @@ import Router from '@koa/router';
 import session from 'koa-session';
 import WebSocket, { WebSocketServer as WsServer } from 'ws';
 import { ClientSet, websocket, type KoaWebSocketMiddleware, type KoaWebSocketOptions } from '@wskit/koa';
-import { closed, delay, listening, messages, nextMessage, open, refusal } from './helpers.js';
+import {
+  closed,
+  delay,
+  listening,
+  messages,
+  nextMessage,
+  open,
+  refusal,
+  serveKoa,
+  type KoaHarness,
+} from './helpers.js';
 
 type KoaClass = typeof Koa3;
 
-interface Harness {
-  app: Koa3;
-  ws: KoaWebSocketMiddleware;
-  server: http.Server;
-  base: string;
-  http: string;
-}
+type Harness = KoaHarness<Koa3>;
 
 const versions: [string, KoaClass][] = [
   ['koa 3', Koa3],
@@ -29,25 +33,11 @@ describe.each(versions)('%s', (_name, Koa) => {
   });
 
   /** `app` with the plugin first, `setup` adding the rest, served by createServer(app.callback()) + attach. */
-  async function start(
+  function start(
     setup: (app: Koa3, ws: KoaWebSocketMiddleware) => void,
     options?: KoaWebSocketOptions,
   ): Promise<Harness> {
-    const app = new Koa();
-    app.silent = true;
-    const ws = websocket(options);
-    app.use(ws);
-    setup(app, ws);
-    const server = http.createServer(app.callback());
-    ws.attach(server);
-    server.listen(0, '127.0.0.1');
-    const port = await listening(server);
-    cleanups.push(async () => {
-      await ws.close({ timeout: 200 });
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    });
-    return { app, ws, server, base: `ws://127.0.0.1:${port}`, http: `http://127.0.0.1:${port}` };
+    return serveKoa(Koa as unknown as new () => Koa3, setup, options, cleanups);
   }
 
   function track(client: WebSocket): WebSocket {
