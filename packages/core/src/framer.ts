@@ -27,6 +27,8 @@ export type SendCallback = (error?: Error | null) => void;
 export interface MessageCompressor {
   readonly threshold: number;
   compress(data: Buffer, fin: boolean, cb: (error: Error | null, result?: Buffer) => void): void;
+  /** The frame payload at once (a view to copy before anything else runs), or null: then compress(). */
+  compressNow?(data: Buffer, fin: boolean): Buffer | null;
 }
 
 const SMALL_PAYLOAD = 16 * 1024;
@@ -140,6 +142,8 @@ export class Framer implements FanoutTarget {
 
   /** Waiting in the fan-out pump's queue. */
   private fanoutQueued = false;
+  /** Set while a whole message (a publish) is framed: its write is left to the fan-out pump. */
+  private pumped = false;
   private inFragmentedMessage = false;
   private fragmentCompressed = false;
   /** Callback of the message being compressed: destroy() fails it, as the compressor drops it unanswered. */
@@ -192,8 +196,17 @@ export class Framer implements FanoutTarget {
     const first = !this.inFragmentedMessage;
     this.inFragmentedMessage = !options.fin;
 
-    if (!compress) {
-      this.writeData(opcode, options.fin, false, data, owned, options.mask, cb);
+    const now = compress ? (this.compressor!.compressNow?.(data, options.fin) ?? null) : null;
+    if (!compress || now !== null) {
+      // A publish to many sockets goes out through the fan-out pump, merged with the publishes after it.
+      this.pumped = options.whole === true;
+      try {
+        // A deflated view is the compressor's scratch: not owned, so writeData copies what it keeps.
+        if (now !== null) this.writeData(opcode, options.fin, first, now, false, options.mask, cb);
+        else this.writeData(opcode, options.fin, false, data, owned, options.mask, cb);
+      } finally {
+        this.pumped = false;
+      }
       if (options.fin && this.deferred !== null) this.releaseDeferred();
       return;
     }
@@ -514,6 +527,13 @@ export class Framer implements FanoutTarget {
 
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
+    if (this.pumped) {
+      if (!this.fanoutQueued) {
+        this.fanoutQueued = true;
+        queueFanout(this);
+      }
+      return;
+    }
     this.flushScheduled = true;
     process.nextTick(flushFramer, this);
   }

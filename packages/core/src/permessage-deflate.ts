@@ -9,6 +9,7 @@
 import * as zlib from 'node:zlib';
 import { WebSocketError } from './errors.js';
 import type { ExtensionParams } from './extension-header.js';
+import { deflateAlone, independentDeflater, SYNC_DEFLATE_LIMIT, SyncDeflater } from './sync-deflate.js';
 import { sharedZlibLimiter, type ZlibLimiter } from './zlib-limiter.js';
 
 export interface PerMessageDeflateOptions {
@@ -183,6 +184,12 @@ export class PerMessageDeflate {
   #deflateTask: Task | null = null;
   #deflateChunks: Buffer[] = [];
   #deflateSize = 0;
+  /** Synchronous access to #deflate (sync-deflate.ts); null until first needed or where unavailable. */
+  #syncDeflate: SyncDeflater | null = null;
+  /** A message's first fragments were deflated and its last has not been. */
+  #deflateMidMessage = false;
+  /** The process-wide deflater for whole messages without context takeover; undefined until looked up. */
+  #independent: SyncDeflater | null | undefined = undefined;
 
   constructor(options: PerMessageDeflateOptions | undefined, isServer: boolean, maxPayload: number) {
     const opts = options ?? {};
@@ -332,7 +339,47 @@ export class PerMessageDeflate {
   /** Deflates a message (`fin`) or one fragment of it; the callback gets that frame's payload. */
   compress(data: Buffer, fin: boolean, cb: PerMessageDeflateCallback): void {
     this.#requireNegotiated();
+    this.#deflateMidMessage = !fin;
     this.#enqueue(this.#deflateLane, { data, fin, cb }, (task) => this.#startDeflate(task));
+  }
+
+  /**
+   * Deflates a small message or fragment at once, on this thread (see sync-deflate.ts), when nothing is
+   * queued before it. Returns the frame's payload, a view valid until the next deflate (copy it before
+   * anything else runs), or null: then call compress(), which keeps the order.
+   */
+  compressNow(data: Buffer, fin: boolean): Buffer | null {
+    const n = this.#negotiated;
+    const lane = this.#deflateLane;
+    if (n === null || this.#closed || data.length > SYNC_DEFLATE_LIMIT || lane.active || lane.tasks.length > 0) {
+      return null;
+    }
+    const noTakeover = this.#isServer ? n.serverNoContextTakeover : n.clientNoContextTakeover;
+    // A whole message without context takeover takes a turn on a process-wide context: no stream of our own.
+    if (noTakeover && fin && !this.#deflateMidMessage) {
+      let shared = this.#independent;
+      if (shared === undefined || (shared !== null && !shared.usable)) {
+        shared = this.#independent = independentDeflater(this.#ownWindowBits(), this.#options.zlibDeflateOptions);
+      }
+      if (shared !== null) return deflateAlone(shared, data);
+    }
+    let sync = this.#syncDeflate;
+    if (sync === null || !sync.usable) {
+      let stream: zlib.DeflateRaw;
+      try {
+        stream = this.#deflate ?? this.#createDeflate();
+      } catch {
+        // Bad zlib options: compress() reports them as it always has.
+        return null;
+      }
+      sync = this.#syncDeflate = SyncDeflater.from(stream);
+      if (sync === null) return null;
+    }
+    const out = sync.deflate(data, fin);
+    if (out === null) return null;
+    this.#deflateMidMessage = !fin;
+    if (fin && noTakeover) sync.reset();
+    return out;
   }
 
   /**
@@ -367,6 +414,7 @@ export class PerMessageDeflate {
     this.#inflateChunks = [];
     this.#deflate?.close();
     this.#deflate = null;
+    this.#syncDeflate = null;
     this.#deflateTask = null;
     this.#deflateChunks = [];
   }

@@ -34,6 +34,7 @@ import * as zlib from 'node:zlib';
 import { OPEN, Opcode } from './constants.js';
 import { WebSocketError } from './errors.js';
 import { COPY_LIMIT, buildFrame } from './framer.js';
+import { deflateIndependently } from './sync-deflate.js';
 import { isFresh, toBuffer, type BufferLike, type WebSocket } from './websocket.js';
 
 export type SlowConsumerAction = 'skip' | 'close';
@@ -406,9 +407,12 @@ function checkPolicy(policy: SlowConsumerPolicy | null): SlowConsumerPolicy | nu
 
 /**
  * One message deflated on its own (fresh context, sync flush, the 00 00 ff ff tail removed): valid for every
- * peer whose inflater window is at least `bits`, whatever it received before.
+ * peer whose inflater window is at least `bits`, whatever it received before. A view of the deflater's
+ * scratch where sync deflate is available (buildFrame copies it at once).
  */
 function deflateIndependent(payload: Buffer, bits: number, options: zlib.ZlibOptions | undefined): Buffer {
+  const fast = deflateIndependently(payload, bits, options);
+  if (fast !== null) return fast;
   const out = zlib.deflateRawSync(payload, {
     ...options,
     windowBits: bits,
