@@ -9,6 +9,8 @@
 //   many     1,000 topics × 10 subscribers, 128 B, each server loop turn publishes once to every topic
 //   deflate  1 topic × 1,000 subscribers offering server_no_context_takeover, 1 KiB compressible publishes with
 //            compress: wskit shared vs wskit dedicated (and ws's per-socket loop, Bun's publish)
+//   deflate-takeover  the same with plain permessage-deflate offers (context takeover): every socket deflates
+//            against its own history, so no frame can be shared; shows the bytes and memory that buys
 // Metrics: delivered messages per second (subscribers' receipts / time from the publish command until the last
 // one arrived), server CPU per publish (utime+stime of the server process from /proc), server RSS afterwards.
 // Writes bench/results/topics.json.
@@ -89,6 +91,16 @@ const SCENARIOS = [
     deflate: true,
     servers: ['wskit', 'wskit-dedicated', 'ws', 'bun'],
   },
+  {
+    id: 'deflate-takeover',
+    title: 'deflate with context takeover: 1 topic × 1,000 subscribers, 1 KiB',
+    topics: 1,
+    perTopic: 1000,
+    size: 1024,
+    publishes: quick ? 30 : 100,
+    deflate: 'takeover',
+    servers: ['wskit', 'ws', 'bun'],
+  },
 ];
 
 // ------------------------------------------------------------------------------------------- server process
@@ -157,6 +169,8 @@ async function startServer(name, deflate) {
 
 let received = 0;
 let compressedFrames = 0;
+/** Payload bytes of the data frames received (what the deflate scenarios put on the wire per message). */
+let payloadBytes = 0;
 /** Resolved by the data handler once `received` reaches `goal` (no polling: the CPU is shared). */
 let goal = Infinity;
 let onGoal = null;
@@ -188,7 +202,11 @@ function subscriber(port, topic, deflate) {
       socket.write(
         `GET /?t=${topic} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
           'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
-          (deflate ? 'Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n' : '') +
+          (deflate === 'takeover'
+            ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n'
+            : deflate
+              ? 'Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n'
+              : '') +
           '\r\n',
       ),
     );
@@ -226,6 +244,7 @@ function subscriber(port, topic, deflate) {
         const opcode = b[i] & 0x0f;
         if (opcode === 1 || opcode === 2) {
           received++;
+          payloadBytes += length;
           if (b[i] & 0x40) compressedFrames++;
         }
         i += header;
@@ -267,6 +286,7 @@ async function measure(name, scenario) {
       const expected = publishes * scenario.perTopic;
       received = 0;
       compressedFrames = 0;
+      payloadBytes = 0;
       const cpu0 = procCpuSeconds(server.pid);
       const sys0 = procCpuSeconds(server.pid, true);
       const t0 = process.hrtime.bigint();
@@ -282,7 +302,7 @@ async function measure(name, scenario) {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const cpu = procCpuSeconds(server.pid) - cpu0;
       const sys = procCpuSeconds(server.pid, true) - sys0;
-      return { delivered: received, expected, seconds, cpu, sys, compressed: compressedFrames };
+      return { delivered: received, expected, seconds, cpu, sys, compressed: compressedFrames, bytes: payloadBytes };
     };
     await run(Math.max(3, Math.round(scenario.publishes / 5))); // warm-up (JIT, buffers)
     const r = await run(scenario.publishes);
@@ -293,6 +313,7 @@ async function measure(name, scenario) {
       delivered: r.delivered,
       expected: r.expected,
       compressedShare: r.delivered > 0 ? r.compressed / r.delivered : 0,
+      bytesPerMsg: r.delivered > 0 ? r.bytes / r.delivered : 0,
       rssMiB: procRss(server.pid) / 1048576,
     };
   } finally {
@@ -316,7 +337,9 @@ for (const scenario of SCENARIOS) {
       console.error(
         `${scenario.id} r${round + 1} ${name}: ${Math.round(m.msgsPerSec).toLocaleString('en')} msgs/s, ` +
           `${m.cpuUsPerPublish.toFixed(0)} µs CPU/publish (${(m.sysShare * 100).toFixed(0)}% kernel), ${m.delivered}/${m.expected} delivered, RSS ${m.rssMiB.toFixed(0)} MiB` +
-          (scenario.deflate ? `, ${(m.compressedShare * 100).toFixed(0)}% compressed` : ''),
+          (scenario.deflate
+            ? `, ${(m.compressedShare * 100).toFixed(0)}% compressed, ${m.bytesPerMsg.toFixed(0)} B/msg`
+            : ''),
       );
     }
   }
@@ -331,6 +354,7 @@ for (const scenario of SCENARIOS) {
       msgsPerSecRange: [Math.min(...list.map((m) => m.msgsPerSec)), Math.max(...list.map((m) => m.msgsPerSec))],
       cpuUsPerPublish: median(list.map((m) => m.cpuUsPerPublish)),
       rssMiB: median(list.map((m) => m.rssMiB)),
+      bytesPerMsg: median(list.map((m) => m.bytesPerMsg)),
       allDelivered: list.every((m) => m.delivered === m.expected),
     };
   }
@@ -343,6 +367,7 @@ for (const scenario of SCENARIOS) {
       `  ${s.label.padEnd(40)} ${Math.round(s.msgsPerSec).toLocaleString('en').padStart(11)} msgs/s  ` +
         `(${s.msgsPerSecRange.map((v) => `${Math.round(v / 1000)}k`).join('–')})  ` +
         `${s.cpuUsPerPublish.toFixed(0).padStart(7)} µs CPU/publish  RSS ${s.rssMiB.toFixed(0).padStart(4)} MiB  ` +
+        (scenario.deflate ? `${s.bytesPerMsg.toFixed(0).padStart(4)} B/msg  ` : '') +
         `${vsWs.toFixed(2)}× ws  ${vsBun.toFixed(2)}× Bun  per round ${s.vsWsPerRound.map((r) => r.toFixed(1)).join('/')}× ws` +
         (s.allDelivered ? '' : '  (NOT ALL DELIVERED)'),
     );

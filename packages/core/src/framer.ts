@@ -139,6 +139,11 @@ export class Framer implements FanoutTarget {
   /** What holds the queue (a Blob being read, a message being compressed); what held it when the socket went. */
   private busyWith: 'blob' | 'compress' | null = null;
   private closedDuring: 'blob' | 'compress' | null = null;
+  /**
+   * A message deflated at once waits for the flush. ws deflates on the thread pool, so a socket closed in that
+   * window fails such sends with its "being compressed" words: so do we.
+   */
+  private deflatedUnflushed = false;
 
   /** Waiting in the fan-out pump's queue. */
   private fanoutQueued = false;
@@ -200,6 +205,7 @@ export class Framer implements FanoutTarget {
     if (!compress || now !== null) {
       // A publish to many sockets goes out through the fan-out pump, merged with the publishes after it.
       this.pumped = options.whole === true;
+      if (now !== null) this.deflatedUnflushed = true;
       try {
         // A deflated view is the compressor's scratch: not owned, so writeData copies what it keeps.
         if (now !== null) this.writeData(opcode, options.fin, first, now, false, options.mask, cb);
@@ -363,6 +369,8 @@ export class Framer implements FanoutTarget {
   /** Hands everything batched to the socket now. */
   flush(): void {
     this.flushScheduled = false;
+    const deflated = this.deflatedUnflushed;
+    this.deflatedUnflushed = false;
     this.sealBatch();
     this.batch = null;
     this.batchStart = this.batchUsed = 0;
@@ -390,6 +398,7 @@ export class Framer implements FanoutTarget {
             for (const cb of callbacks) cb(result);
           };
     if (socket.destroyed) {
+      if (deflated) this.closedDuring ??= 'compress';
       if (done) process.nextTick(done, this.closedError());
       return;
     }
@@ -413,7 +422,7 @@ export class Framer implements FanoutTarget {
   destroy(): boolean {
     if (this.destroyed) return false;
     this.destroyed = true;
-    this.closedDuring ??= this.busyWith;
+    this.closedDuring ??= this.busyWith ?? (this.deflatedUnflushed ? 'compress' : null);
     // Built only when someone waits for it: capturing a stack on every connection close costs handshakes/s.
     let error: Error | undefined;
     const failure = (): Error => (error ??= this.closedError());

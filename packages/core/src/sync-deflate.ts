@@ -11,6 +11,7 @@
  * Output goes to one scratch buffer shared by every deflater: the returned view is valid until the next
  * deflate anywhere, so callers copy it (the framer does, into the frame slab) before anything else runs.
  */
+import { types } from 'node:util';
 import * as zlib from 'node:zlib';
 
 /** Messages up to this many bytes are deflated synchronously: at most ~0.3 ms of zlib work each, blocking. */
@@ -62,7 +63,8 @@ export class SyncDeflater {
     const internals = stream as unknown as StreamInternals;
     const handle = nativeHandle(internals._handle);
     const state = internals._writeState;
-    if (handle === null || !(state instanceof Uint32Array) || state.length < 2) return null;
+    // Checked by tag, not instanceof: the array comes from Node's realm, which differs from a vm context's.
+    if (handle === null || !types.isUint32Array(state) || state.length < 2) return null;
     return new SyncDeflater(stream, handle, state);
   }
 

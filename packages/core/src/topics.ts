@@ -16,8 +16,9 @@
  *   such sockets with the same window bits share one deflate per publish. That deflate runs synchronously on
  *   the publishing call (one per publish instead of one per subscriber), and the sockets never build a zlib
  *   stream of their own for it. Sockets with context takeover are compressed one by one.
- * - 'dedicated': every socket compresses through its own deflate stream (one zlib job each, on the thread
- *   pool, with its own memory), as send() does.
+ * - 'dedicated': every socket's copy is deflated on its own, as send() does: a message up to 16 KiB on the
+ *   publishing call (sync-deflate.ts), on a process-wide context where the socket has no context takeover and
+ *   on the socket's own stream where it has; larger ones through that stream on the thread pool.
  *
  * Slow consumers: with a policy `{ limit, action }` (per hub, overridable per topic), a subscriber whose
  * bufferedAmount plus the frame would pass `limit` either misses the message (`skip`, counted per socket and
