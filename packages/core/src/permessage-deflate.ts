@@ -10,6 +10,7 @@ import * as zlib from 'node:zlib';
 import { WebSocketError } from './errors.js';
 import type { ExtensionParams } from './extension-header.js';
 import { deflateAlone, independentDeflater, SYNC_DEFLATE_LIMIT, SyncDeflater } from './sync-deflate.js';
+import { SYNC_INFLATE_BUDGET, SYNC_INFLATE_INPUT_LIMIT, SyncInflater, withTail } from './sync-inflate.js';
 import { sharedZlibLimiter, type ZlibLimiter } from './zlib-limiter.js';
 
 export interface PerMessageDeflateOptions {
@@ -140,6 +141,8 @@ interface Task {
   fin: boolean;
   cb: PerMessageDeflateCallback;
   check?: InflateOutputCheck;
+  /** Inflate: the rest of a message begun synchronously (its tail included, its output so far kept). */
+  continued?: boolean;
 }
 
 /** One direction's ordered queue; `release` frees the limiter slot held by the running task. */
@@ -178,6 +181,8 @@ export class PerMessageDeflate {
   #inflateMidMessage = false;
   /** Set once inflation failed; the message stream is broken, so every later call fails alike. */
   #inflateError: WebSocketError | null = null;
+  /** Synchronous access to #inflate (sync-inflate.ts), for the stream it was made for. */
+  #syncInflate: SyncInflater | null = null;
 
   readonly #deflateLane: Lane = newLane();
   #deflate: zlib.DeflateRaw | null = null;
@@ -336,6 +341,107 @@ export class PerMessageDeflate {
     this.#enqueue(this.#inflateLane, { data, fin, cb, check }, (task) => this.#startInflate(task));
   }
 
+  /**
+   * decompress() that finishes at once when it can (see sync-inflate.ts): a whole small message with nothing
+   * queued before it is inflated on this thread and returned, or its failure is returned (and every later
+   * call fails alike). Returns null when the callback will run instead: the message went to decompress(), or
+   * outgrew the synchronous budget and continues on the thread pool.
+   */
+  decompressNow(
+    data: Buffer,
+    fin: boolean,
+    cb: PerMessageDeflateCallback,
+    check?: InflateOutputCheck,
+  ): Buffer | WebSocketError | null {
+    const lane = this.#inflateLane;
+    if (
+      !fin ||
+      this.#negotiated === null ||
+      this.#closed ||
+      this.#inflateMidMessage ||
+      this.#inflateError !== null ||
+      lane.active ||
+      lane.tasks.length > 0 ||
+      data.length > SYNC_INFLATE_INPUT_LIMIT
+    ) {
+      this.decompress(data, fin, cb, check);
+      return null;
+    }
+    let stream = this.#inflate;
+    if (stream === null || inflaterEnded(stream)) {
+      stream?.close();
+      stream = this.#createInflate();
+    }
+    let sync = this.#syncInflate;
+    if (sync === null || sync.stream !== stream) sync = this.#syncInflate = SyncInflater.from(stream);
+    if (sync === null) {
+      this.decompress(data, fin, cb, check);
+      return null;
+    }
+    const max = this.#maxPayload;
+    const pieces: Buffer[] = [];
+    let size = 0;
+    let refused: WebSocketError | null = null;
+    const input = withTail(data);
+    const outcome = sync.inflate(input, SYNC_INFLATE_BUDGET, (chunk) => {
+      size += chunk.length;
+      if (max > 0 && size > max) {
+        refused = new WebSocketError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 1009, 'Max payload size exceeded');
+        return false;
+      }
+      refused = check?.(chunk) ?? null;
+      if (refused !== null) return false;
+      pieces.push(Buffer.from(chunk));
+      return true;
+    });
+    switch (outcome) {
+      case 'stopped':
+        return this.#brokenInflate(refused!);
+      case 'failed': {
+        const cause = stream.errored ?? new Error('zlib failed');
+        const wrapped = new WebSocketError(
+          'WS_ERR_INVALID_COMPRESSED_DATA',
+          1007,
+          `Invalid compressed data: ${cause.message}`,
+        );
+        (wrapped as Error & { cause?: unknown }).cause = cause;
+        return this.#brokenInflate(wrapped);
+      }
+      case 'more':
+        // The rest on the thread pool, from where zlib stopped; the output so far is the message's start.
+        this.#inflateChunks = pieces;
+        this.#inflateSize = size;
+        this.#enqueue(
+          lane,
+          { data: Buffer.from(input.subarray(sync.consumed)), fin: true, cb, check, continued: true },
+          (task) => this.#startInflate(task),
+        );
+        return null;
+      case 'ended':
+        // A final block: the next message starts a fresh stream.
+        this.#inflate = null;
+        stream.close();
+        break;
+      case 'done': {
+        const n = this.#negotiated;
+        if (this.#isServer ? n.clientNoContextTakeover : n.serverNoContextTakeover) sync.reset();
+        break;
+      }
+    }
+    return concat(pieces, size);
+  }
+
+  /** The message stream is broken (as #failInflate leaves it): this and every later call fail with `err`. */
+  #brokenInflate(err: WebSocketError): WebSocketError {
+    const stream = this.#inflate;
+    this.#inflate = null;
+    this.#inflateChunks = [];
+    this.#inflateSize = 0;
+    this.#inflateError = err;
+    stream?.close();
+    return err;
+  }
+
   /** Deflates a message (`fin`) or one fragment of it; the callback gets that frame's payload. */
   compress(data: Buffer, fin: boolean, cb: PerMessageDeflateCallback): void {
     this.#requireNegotiated();
@@ -465,6 +571,14 @@ export class PerMessageDeflate {
     if (failed) {
       // Reached synchronously from decompress(); callbacks are always asynchronous.
       process.nextTick(() => this.#finishInflate(task, failed));
+      return;
+    }
+    if (task.continued) {
+      // The stream is where decompressNow() left it, and the lane kept everyone else off it since.
+      const s = this.#inflate!;
+      this.#inflateMidMessage = false;
+      this.#inflateTask = task;
+      s.write(task.data, () => this.#onInflateFlushed(s, task));
       return;
     }
     let stream = this.#inflate;

@@ -43,6 +43,13 @@ export type OutputCheck = (chunk: Buffer) => WebSocketError | null;
 /** The part of permessage-deflate the receiver needs. */
 export interface MessageDecompressor {
   decompress(data: Buffer, fin: boolean, cb: (error: Error | null, result?: Buffer) => void, check?: OutputCheck): void;
+  /** decompress() that may finish at once: the message or its failure, or null when `cb` will run instead. */
+  decompressNow?(
+    data: Buffer,
+    fin: boolean,
+    cb: (error: Error | null, result?: Buffer) => void,
+    check?: OutputCheck,
+  ): Buffer | WebSocketError | null;
 }
 
 export interface ReceiverOptions {
@@ -191,32 +198,48 @@ export class Receiver implements FrameSink {
       return;
     }
     if (this.throttled) this.target.probeTransport?.();
-    this.inflating = true;
-    this.parser.paused = true;
     const check = this.messageBinary || !this.validateUtf8 ? undefined : (this.outputCheck ??= this.makeOutputCheck());
-    this.decompressor!.decompress(
-      payload,
-      fin,
-      (error, result) => {
-        if (this.finished) return;
-        this.inflating = false;
-        if (error) {
-          this.fail(
-            error instanceof WebSocketError
-              ? error
-              : new WebSocketError('WS_ERR_INVALID_COMPRESSED_DATA', 1007, error.message),
-          );
-          return;
-        }
-        if (fin) {
-          // Inflated text was checked piece by piece; only its end remains to be checked.
-          if (check && this.utf8 !== null && !this.utf8.end()) return this.invalidUtf8();
-          this.addData(result ?? EMPTY, true, true, true);
-        }
-        this.update();
-      },
-      check,
-    );
+    const done = (error: Error | null, result?: Buffer): void => {
+      if (this.finished) return;
+      this.inflating = false;
+      this.inflated(error, result, fin, check);
+      this.update();
+    };
+    const decompressor = this.decompressor!;
+    let now: Buffer | WebSocketError | null = null;
+    if (decompressor.decompressNow) now = decompressor.decompressNow(payload, fin, done, check);
+    else decompressor.decompress(payload, fin, done, check);
+    if (now === null) {
+      // The callback comes later: hold the parser so order is kept.
+      this.inflating = true;
+      this.parser.paused = true;
+      return;
+    }
+    // Inflated at once: handled here, inside the parser's loop, as an uncompressed frame is.
+    if (now instanceof WebSocketError) this.inflated(now, undefined, fin, check);
+    else this.inflated(null, now, fin, check);
+  }
+
+  /** A compressed frame's payload was inflated (the whole message on `fin`), or inflating it failed. */
+  private inflated(
+    error: Error | null,
+    result: Buffer | undefined,
+    fin: boolean,
+    check: OutputCheck | undefined,
+  ): void {
+    if (error) {
+      this.fail(
+        error instanceof WebSocketError
+          ? error
+          : new WebSocketError('WS_ERR_INVALID_COMPRESSED_DATA', 1007, error.message),
+      );
+      return;
+    }
+    if (fin) {
+      // Inflated text was checked piece by piece; only its end remains to be checked.
+      if (check && this.utf8 !== null && !this.utf8.end()) return this.invalidUtf8();
+      this.addData(result ?? EMPTY, true, true, true);
+    }
   }
 
   private makeOutputCheck(): OutputCheck {

@@ -17,7 +17,7 @@ import * as zlib from 'node:zlib';
 /** Messages up to this many bytes are deflated synchronously: at most ~0.3 ms of zlib work each, blocking. */
 export const SYNC_DEFLATE_LIMIT = 16 * 1024;
 
-interface NativeZlibHandle {
+export interface NativeZlibHandle {
   writeSync(
     flush: number,
     input: Buffer,
@@ -40,6 +40,19 @@ const SCRATCH_SIZE = 32 * 1024;
 const SCRATCH_KEEP = 256 * 1024;
 let scratch = Buffer.allocUnsafe(SCRATCH_SIZE);
 
+/** The native handle and write-state pair of a zlib stream, or null when this Node's stream lacks them. */
+export function zlibInternals(stream: zlib.Deflate | zlib.Inflate | zlib.DeflateRaw | zlib.InflateRaw): {
+  handle: NativeZlibHandle;
+  state: Uint32Array;
+} | null {
+  const internals = stream as unknown as StreamInternals;
+  const handle = nativeHandle(internals._handle);
+  const state = internals._writeState;
+  // Checked by tag, not instanceof: the array comes from Node's realm, which differs from a vm context's.
+  if (handle === null || !types.isUint32Array(state) || state.length < 2) return null;
+  return { handle, state };
+}
+
 function nativeHandle(value: unknown): NativeZlibHandle | null {
   if (typeof value !== 'object' || value === null) return null;
   const h = value as Partial<NativeZlibHandle>;
@@ -60,12 +73,8 @@ export class SyncDeflater {
 
   /** A synchronous view of `stream`, or null when this Node's zlib stream lacks the internals used. */
   static from(stream: zlib.DeflateRaw): SyncDeflater | null {
-    const internals = stream as unknown as StreamInternals;
-    const handle = nativeHandle(internals._handle);
-    const state = internals._writeState;
-    // Checked by tag, not instanceof: the array comes from Node's realm, which differs from a vm context's.
-    if (handle === null || !types.isUint32Array(state) || state.length < 2) return null;
-    return new SyncDeflater(stream, handle, state);
+    const internals = zlibInternals(stream);
+    return internals === null ? null : new SyncDeflater(stream, internals.handle, internals.state);
   }
 
   /** False once the stream was closed or failed (close() destroys it): use it no more. */
