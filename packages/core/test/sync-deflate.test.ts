@@ -293,3 +293,50 @@ test('1,000 subscribers without context takeover, dedicated publishes: no zlib c
     await new Promise<void>((resolve) => wss.close(() => resolve()));
   }
 });
+
+test('publishes, broadcasts and sends on one socket keep call order across sync, thread-pool and plain frames', async () => {
+  const { wss, url } = await wskitServer({
+    perMessageDeflate: { threshold: 0 },
+    topics: { compression: 'dedicated' },
+  });
+  const client = new WebSocket(url, { perMessageDeflate: true });
+  try {
+    const got: string[] = [];
+    const expected: string[] = [];
+    const connected = once(wss, 'connection') as Promise<[WebSocket]>;
+    await once(client, 'open');
+    const [server] = await connected;
+    server.subscribe('t');
+    const big = 'B'.repeat(SYNC_DEFLATE_LIMIT * 4);
+    const steps: Array<[string, () => void]> = [
+      ['p1', () => wss.publish('t', 'p1', { compress: true })],
+      [big, () => server.send(big, { compress: true })],
+      ['p2', () => wss.publish('t', 'p2', { compress: true })],
+      ['plain', () => server.send('plain', { compress: false })],
+      ['b1', () => wss.broadcast('b1', { compress: true })],
+      ['s1', () => server.send('s1', { compress: true })],
+      ['p3', () => wss.publish('t', 'p3')],
+    ];
+    const all = new Promise<void>((resolve) =>
+      client.on('message', (data: Buffer) => {
+        got.push(data.toString());
+        if (got.length === steps.length * 3) resolve();
+      }),
+    );
+    // Three passes, the second in the same tick as the first (the fan-out pump merges them).
+    for (let pass = 0; pass < 3; pass++) {
+      for (const [text, step] of steps) {
+        expected.push(text);
+        step();
+      }
+      if (pass === 1) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await all;
+    expect(got.map((m) => (m.length > 10 ? `B×${m.length}` : m))).toEqual(
+      expected.map((m) => (m.length > 10 ? `B×${m.length}` : m)),
+    );
+  } finally {
+    client.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  }
+});
