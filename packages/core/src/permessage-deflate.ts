@@ -183,6 +183,12 @@ export class PerMessageDeflate {
   #inflateError: WebSocketError | null = null;
   /** Synchronous access to #inflate (sync-inflate.ts), for the stream it was made for. */
   #syncInflate: SyncInflater | null = null;
+  /**
+   * Output inflated synchronously since this socket's last thread-pool inflate. Past the budget the next message
+   * goes to the thread pool (the receiver holds its input meanwhile), so a peer sending small messages that
+   * inflate hugely gets no more of the event loop than one budget per round trip: other sockets are served.
+   */
+  #syncInflated = 0;
 
   readonly #deflateLane: Lane = newLane();
   #deflate: zlib.DeflateRaw | null = null;
@@ -362,7 +368,8 @@ export class PerMessageDeflate {
       this.#inflateError !== null ||
       lane.active ||
       lane.tasks.length > 0 ||
-      data.length > SYNC_INFLATE_INPUT_LIMIT
+      data.length > SYNC_INFLATE_INPUT_LIMIT ||
+      this.#syncInflated >= SYNC_INFLATE_BUDGET
     ) {
       this.decompress(data, fin, cb, check);
       return null;
@@ -394,6 +401,7 @@ export class PerMessageDeflate {
       pieces.push(Buffer.from(chunk));
       return true;
     });
+    this.#syncInflated += size;
     switch (outcome) {
       case 'stopped':
         return this.#brokenInflate(refused!);
@@ -668,6 +676,7 @@ export class PerMessageDeflate {
   #onInflateFlushed(stream: zlib.InflateRaw, task: Task): void {
     if (this.#inflate !== stream || this.#inflateTask !== task) return;
     this.#inflateTask = null;
+    this.#syncInflated = 0;
     let result: Buffer = EMPTY;
     if (task.fin) {
       result = concat(this.#inflateChunks, this.#inflateSize);

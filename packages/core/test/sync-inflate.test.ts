@@ -179,6 +179,20 @@ describe('decompressNow', () => {
     expect(next.result!.equals(text(7))).toBe(true);
   });
 
+  test('past one budget of synchronous output, the next message takes a thread-pool round trip (fairness)', async () => {
+    const { server } = pair(undefined, { clientNoContextTakeover: true });
+    const message = Buffer.alloc(100 * 1024, 3);
+    const wire = wireOf(message);
+    const modes: boolean[] = [];
+    for (let i = 0; i < 8; i++) {
+      const got = await inflateNow(server, wire);
+      expect(got.result!.equals(message)).toBe(true);
+      modes.push(got.sync);
+    }
+    // 100 KiB each: the third reaches 300 KiB, so the fourth goes to the thread pool, which starts a new budget.
+    expect(modes).toEqual([true, true, true, false, true, true, true, false]);
+  });
+
   test('SyncInflater.from gives null without the zlib internals', () => {
     expect(SyncInflater.from({ _handle: null } as unknown as zlib.InflateRaw)).toBeNull();
   });
@@ -242,4 +256,46 @@ describe('both roles receive compressed messages from raw peers, in order', () =
       await server.close();
     }
   });
+});
+
+test('a peer flooding small messages that inflate hugely does not hold the event loop from other sockets', async () => {
+  const { wss, port, url } = await wskitServer({ perMessageDeflate: true });
+  const COUNT = 200;
+  let flooded = 0;
+  let floodedWhenEchoed = -1;
+  wss.on('connection', (ws: WebSocket) => {
+    ws.on('error', () => {});
+    ws.on('message', (data: Buffer) => {
+      if (data.length > 1000) flooded++;
+      else ws.send(data);
+    });
+  });
+  const good = new WebSocket(url);
+  const goodOpen = once(good, 'open');
+  const attacker = await rawUpgraded(port, {
+    headers: { 'Sec-WebSocket-Extensions': `${NAME}; client_no_context_takeover` },
+  });
+  try {
+    await goodOpen;
+    const echoed = new Promise<void>((resolve) =>
+      good.on('message', () => {
+        floodedWhenEchoed = flooded;
+        resolve();
+      }),
+    );
+    // 200 KiB each from a few hundred bytes: 40 MiB of output from one small write.
+    const one = frame(OP.binary, wireOf(Buffer.alloc(200 * 1024, 5)), { rsv1: true });
+    attacker.write(Buffer.concat(Array.from({ length: COUNT }, () => one)));
+    good.send('ping');
+    await echoed;
+    const deadline = Date.now() + 10_000;
+    while (flooded < COUNT && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(flooded).toBe(COUNT);
+    // The good socket was answered while the flood was still being inflated, not after all of it.
+    expect(floodedWhenEchoed).toBeLessThan(COUNT);
+  } finally {
+    good.terminate();
+    attacker.socket.destroy();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  }
 });
