@@ -130,6 +130,17 @@ function inflaterEnded(stream: zlib.InflateRaw): boolean {
   return state?.ended === true;
 }
 
+/** zlib's inflate error as the 1007 the socket closes with. */
+function invalidCompressedData(cause: Error): WebSocketError {
+  const wrapped = new WebSocketError(
+    'WS_ERR_INVALID_COMPRESSED_DATA',
+    1007,
+    `Invalid compressed data: ${cause.message}`,
+  );
+  (wrapped as Error & { cause?: unknown }).cause = cause;
+  return wrapped;
+}
+
 function concat(chunks: Buffer[], size: number): Buffer {
   if (chunks.length === 1) return chunks[0];
   if (chunks.length === 0) return EMPTY;
@@ -385,40 +396,27 @@ export class PerMessageDeflate {
       this.decompress(data, fin, cb, check);
       return null;
     }
-    const max = this.#maxPayload;
-    const pieces: Buffer[] = [];
-    let size = 0;
+    // Between messages with the lane idle, #inflateChunks is empty: the output collects where the thread-pool
+    // path puts it, so a message that outgrows the budget continues there as it is.
     let refused: WebSocketError | null = null;
     const input = withTail(data);
-    const outcome = sync.inflate(input, SYNC_INFLATE_BUDGET, (chunk) => {
-      size += chunk.length;
-      if (max > 0 && size > max) {
-        refused = new WebSocketError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 1009, 'Max payload size exceeded');
-        return false;
-      }
-      refused = check?.(chunk) ?? null;
-      if (refused !== null) return false;
-      pieces.push(Buffer.from(chunk));
-      return true;
-    });
-    this.#syncInflated += size;
+    const outcome = sync.inflate(
+      input,
+      SYNC_INFLATE_BUDGET,
+      (chunk) => (refused = this.#acceptInflated(chunk, check, true)) === null,
+    );
+    this.#syncInflated += this.#inflateSize;
     switch (outcome) {
       case 'stopped':
-        return this.#brokenInflate(refused!);
+        this.#failInflate(refused!);
+        return refused!;
       case 'failed': {
-        const cause = stream.errored ?? new Error('zlib failed');
-        const wrapped = new WebSocketError(
-          'WS_ERR_INVALID_COMPRESSED_DATA',
-          1007,
-          `Invalid compressed data: ${cause.message}`,
-        );
-        (wrapped as Error & { cause?: unknown }).cause = cause;
-        return this.#brokenInflate(wrapped);
+        const error = invalidCompressedData(stream.errored ?? new Error('zlib failed'));
+        this.#failInflate(error);
+        return error;
       }
       case 'more':
         // The rest on the thread pool, from where zlib stopped; the output so far is the message's start.
-        this.#inflateChunks = pieces;
-        this.#inflateSize = size;
         this.#enqueue(
           lane,
           { data: Buffer.from(input.subarray(sync.consumed)), fin: true, cb, check, continued: true },
@@ -436,18 +434,10 @@ export class PerMessageDeflate {
         break;
       }
     }
-    return concat(pieces, size);
-  }
-
-  /** The message stream is broken (as #failInflate leaves it): this and every later call fail with `err`. */
-  #brokenInflate(err: WebSocketError): WebSocketError {
-    const stream = this.#inflate;
-    this.#inflate = null;
+    const result = concat(this.#inflateChunks, this.#inflateSize);
     this.#inflateChunks = [];
     this.#inflateSize = 0;
-    this.#inflateError = err;
-    stream?.close();
-    return err;
+    return result;
   }
 
   /** Deflates a message (`fin`) or one fragment of it; the callback gets that frame's payload. */
@@ -635,28 +625,28 @@ export class PerMessageDeflate {
   #onInflateData(stream: zlib.InflateRaw, chunk: Buffer): void {
     const task = this.#inflateTask;
     if (this.#inflate !== stream || task === null) return;
+    const error = this.#acceptInflated(chunk, task.check, false);
+    if (error) this.#failInflate(error);
+  }
+
+  /**
+   * One piece of a message's inflated output, from either path: counted against maxPayload, checked, kept
+   * (`copy`: it is a view of a scratch buffer). Returns the error that fails the message, if any.
+   */
+  #acceptInflated(chunk: Buffer, check: InflateOutputCheck | undefined, copy: boolean): WebSocketError | null {
     this.#inflateSize += chunk.length;
     if (this.#maxPayload > 0 && this.#inflateSize > this.#maxPayload) {
-      this.#failInflate(new WebSocketError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 1009, 'Max payload size exceeded'));
-      return;
+      return new WebSocketError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 1009, 'Max payload size exceeded');
     }
-    const error = task.check?.(chunk);
-    if (error) {
-      this.#failInflate(error);
-      return;
-    }
-    this.#inflateChunks.push(chunk);
+    const error = check?.(chunk);
+    if (error) return error;
+    this.#inflateChunks.push(copy ? Buffer.from(chunk) : chunk);
+    return null;
   }
 
   #onInflateError(stream: zlib.InflateRaw, err: Error): void {
     if (this.#inflate !== stream) return;
-    const wrapped = new WebSocketError(
-      'WS_ERR_INVALID_COMPRESSED_DATA',
-      1007,
-      `Invalid compressed data: ${err.message}`,
-    );
-    (wrapped as Error & { cause?: unknown }).cause = err;
-    this.#failInflate(wrapped);
+    this.#failInflate(invalidCompressedData(err));
   }
 
   /** Stops inflating at once: the stream is destroyed, so no further input is processed. */
