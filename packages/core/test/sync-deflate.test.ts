@@ -8,31 +8,12 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { WebSocket } from '@wskit/core';
-import { formatExtensions, parseExtensions } from '../src/extension-header.js';
-import { PerMessageDeflate, type PerMessageDeflateOptions } from '../src/permessage-deflate.js';
+import { PerMessageDeflate } from '../src/permessage-deflate.js';
+import { deflatePair, NAME, text } from './deflate-pair.js';
 import { deflateIndependently, SYNC_DEFLATE_LIMIT, SyncDeflater } from '../src/sync-deflate.js';
 import { OP, rawServer, rawUpgraded, wskitServer, type ParsedFrame, type RawClient, type RawPeer } from './helpers.js';
 
-const NAME = PerMessageDeflate.extensionName;
 const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
-
-function pair(
-  serverOpts: PerMessageDeflateOptions | undefined,
-  clientOpts?: PerMessageDeflateOptions,
-): { server: PerMessageDeflate; client: PerMessageDeflate } {
-  const client = new PerMessageDeflate(clientOpts, false, 0);
-  const server = new PerMessageDeflate(serverOpts, true, 0);
-  const request = formatExtensions({ [NAME]: client.offer() });
-  const response = formatExtensions({ [NAME]: server.accept(parseExtensions(request)[NAME] ?? []) });
-  client.accept(parseExtensions(response)[NAME] ?? []);
-  live.push(server, client);
-  return { server, client };
-}
-
-const live: PerMessageDeflate[] = [];
-afterEach(() => {
-  for (const pmd of live.splice(0)) pmd.cleanup();
-});
 
 function compress(pmd: PerMessageDeflate, data: Buffer, fin = true): Promise<Buffer> {
   return new Promise((resolve, reject) =>
@@ -59,12 +40,10 @@ function inflateAlone(data: Buffer, options: zlib.ZlibOptions = {}): Buffer {
   return zlib.inflateRawSync(data, { ...options, finishFlush: zlib.constants.Z_SYNC_FLUSH });
 }
 
-const text = (n: number, seed = 'x'): Buffer => Buffer.from(`${seed}:${'{"a":1,"b":"two"} '.repeat(n)}`);
-
 describe('compressNow', () => {
   test('the same wire bytes as compress() for a message without context takeover', async () => {
-    const a = pair({ serverNoContextTakeover: true });
-    const b = pair({ serverNoContextTakeover: true });
+    const a = deflatePair({ serverNoContextTakeover: true });
+    const b = deflatePair({ serverNoContextTakeover: true });
     for (const size of [0, 1, 100, 1024, SYNC_DEFLATE_LIMIT]) {
       const data = size === 0 ? Buffer.alloc(0) : text(Math.ceil(size / 18)).subarray(0, size);
       const now = a.server.compressNow(data, true);
@@ -76,7 +55,7 @@ describe('compressNow', () => {
   });
 
   test('with context takeover the socket keeps its own history (later messages shrink to references)', () => {
-    const { server } = pair(undefined);
+    const { server } = deflatePair(undefined);
     const inflate = inflater();
     const message = Buffer.concat([randomBytes(2048), Buffer.from('end')]);
     const sizes: number[] = [];
@@ -91,7 +70,7 @@ describe('compressNow', () => {
   test('null where it must not run now: above the limit, behind queued work, before negotiation, after cleanup', async () => {
     const fresh = new PerMessageDeflate(undefined, true, 0);
     expect(fresh.compressNow(text(10), true)).toBeNull();
-    const { server } = pair(undefined);
+    const { server } = deflatePair(undefined);
     expect(server.compressNow(Buffer.alloc(SYNC_DEFLATE_LIMIT + 1), true)).toBeNull();
     const big = compress(server, randomBytes(200_000));
     // The thread-pool job is in flight: a sync deflate now would overtake it on the shared stream.
@@ -103,7 +82,7 @@ describe('compressNow', () => {
   });
 
   test('sync and thread-pool deflates alternate on one context-takeover stream and inflate in order', async () => {
-    const { server } = pair(undefined);
+    const { server } = deflatePair(undefined);
     const inflate = inflater();
     for (let i = 0; i < 12; i++) {
       const large = i % 3 === 0;
@@ -116,8 +95,8 @@ describe('compressNow', () => {
   });
 
   test('a fragmented message without context takeover stays on its own stream while others use the shared one', () => {
-    const a = pair({ serverNoContextTakeover: true });
-    const b = pair({ serverNoContextTakeover: true });
+    const a = deflatePair({ serverNoContextTakeover: true });
+    const b = deflatePair({ serverNoContextTakeover: true });
     const inflateA = inflater();
     const first = text(30, 'first');
     const second = text(30, 'second');
@@ -138,7 +117,7 @@ describe('compressNow', () => {
     // A repeat 1,000 bytes back: zlib reaches window minus 262 bytes, so 11 bits and more refer to it.
     const message = Buffer.concat([block, randomBytes(400), block]);
     for (let bits = 8; bits <= 15; bits++) {
-      const { server } = pair({ serverNoContextTakeover: true, serverMaxWindowBits: bits });
+      const { server } = deflatePair({ serverNoContextTakeover: true, serverMaxWindowBits: bits });
       const wire = Buffer.from(server.compressNow(message, true)!);
       const inflated = inflateAlone(Buffer.concat([wire, TAIL]), { windowBits: Math.max(bits, 9) });
       expect(inflated.equals(message)).toBe(true);
@@ -149,7 +128,7 @@ describe('compressNow', () => {
 
   test('a preset dictionary keeps the socket on its own stream (never the shared context)', () => {
     const dictionary = Buffer.from('{"a":1,"b":"two"} ');
-    const { server } = pair({ serverNoContextTakeover: true, zlibDeflateOptions: { dictionary } });
+    const { server } = deflatePair({ serverNoContextTakeover: true, zlibDeflateOptions: { dictionary } });
     const data = text(20);
     const wire = Buffer.from(server.compressNow(data, true)!);
     expect(inflateAlone(Buffer.concat([wire, TAIL]), { dictionary }).equals(data)).toBe(true);

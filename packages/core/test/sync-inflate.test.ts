@@ -9,32 +9,11 @@ import { randomBytes } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { WebSocket } from '@wskit/core';
 import { WebSocketError } from '../src/errors.js';
-import { formatExtensions, parseExtensions } from '../src/extension-header.js';
-import { PerMessageDeflate, type PerMessageDeflateOptions } from '../src/permessage-deflate.js';
+import { PerMessageDeflate } from '../src/permessage-deflate.js';
+import { deflatePair, NAME, text } from './deflate-pair.js';
 import { SYNC_INFLATE_BUDGET, SYNC_INFLATE_INPUT_LIMIT, SyncInflater } from '../src/sync-inflate.js';
 import { Utf8Stream } from '../src/utf8.js';
 import { frame, OP, rawServer, rawUpgraded, wskitServer, type RawPeer } from './helpers.js';
-
-const NAME = PerMessageDeflate.extensionName;
-
-const live: PerMessageDeflate[] = [];
-afterEach(() => {
-  for (const pmd of live.splice(0)) pmd.cleanup();
-});
-
-function pair(
-  serverOpts: PerMessageDeflateOptions | undefined,
-  clientOpts?: PerMessageDeflateOptions,
-  maxPayload = 0,
-): { server: PerMessageDeflate; client: PerMessageDeflate } {
-  const client = new PerMessageDeflate(clientOpts, false, maxPayload);
-  const server = new PerMessageDeflate(serverOpts, true, maxPayload);
-  const request = formatExtensions({ [NAME]: client.offer() });
-  const response = formatExtensions({ [NAME]: server.accept(parseExtensions(request)[NAME] ?? []) });
-  client.accept(parseExtensions(response)[NAME] ?? []);
-  live.push(server, client);
-  return { server, client };
-}
 
 /** What a peer without context takeover puts on the wire for `data` (tail removed). */
 function wireOf(data: Buffer, options: zlib.ZlibOptions = {}): Buffer {
@@ -60,11 +39,9 @@ async function inflateNow(
   return now instanceof WebSocketError ? { sync: true, error: now } : { sync: true, result: now };
 }
 
-const text = (n: number, seed = 'x'): Buffer => Buffer.from(`${seed}:${'{"a":1,"b":"two"} '.repeat(n)}`);
-
 describe('decompressNow', () => {
   test('a whole small message is inflated at once, as the thread-pool path inflates it', async () => {
-    const { server } = pair(undefined, { clientNoContextTakeover: true });
+    const { server } = deflatePair(undefined, { clientNoContextTakeover: true });
     for (const message of [Buffer.alloc(0), text(1), text(500), randomBytes(SYNC_INFLATE_INPUT_LIMIT - 100)]) {
       const got = await inflateNow(server, wireOf(message));
       expect(got.sync).toBe(true);
@@ -73,7 +50,7 @@ describe('decompressNow', () => {
   });
 
   test("the peer's context takeover: messages referring to earlier ones inflate synchronously", async () => {
-    const { server, client } = pair(undefined);
+    const { server, client } = deflatePair(undefined);
     const message = Buffer.concat([randomBytes(3000), Buffer.from('end')]);
     for (let i = 0; i < 4; i++) {
       const wire = await new Promise<Buffer>((resolve, reject) =>
@@ -87,7 +64,7 @@ describe('decompressNow', () => {
   });
 
   test('fragments, big inputs and messages behind queued work go through decompress() (the callback)', async () => {
-    const { server } = pair(undefined, { clientNoContextTakeover: true });
+    const { server } = deflatePair(undefined, { clientNoContextTakeover: true });
     const big = randomBytes(SYNC_INFLATE_INPUT_LIMIT + 10);
     expect((await inflateNow(server, wireOf(big))).sync).toBe(false);
     const message = text(100);
@@ -110,7 +87,7 @@ describe('decompressNow', () => {
   });
 
   test('past the synchronous budget the message continues on the thread pool and arrives whole', async () => {
-    const { server } = pair(undefined, { clientNoContextTakeover: true });
+    const { server } = deflatePair(undefined, { clientNoContextTakeover: true });
     const message = Buffer.concat([text(1000), Buffer.alloc(4 * 1024 * 1024, 7), text(10, 'end')]);
     const wire = wireOf(message);
     expect(wire.length).toBeLessThan(SYNC_INFLATE_INPUT_LIMIT);
@@ -124,14 +101,14 @@ describe('decompressNow', () => {
   });
 
   test('maxPayload: 1009 at once under the budget, from the thread pool past it (a bomb)', async () => {
-    const small = pair(undefined, { clientNoContextTakeover: true }, 1000).server;
+    const small = deflatePair(undefined, { clientNoContextTakeover: true }, 1000).server;
     const over = await inflateNow(small, wireOf(Buffer.alloc(1001)));
     expect(over.sync).toBe(true);
     expect((over.error as WebSocketError).closeCode).toBe(1009);
-    const exact = pair(undefined, { clientNoContextTakeover: true }, 1000).server;
+    const exact = deflatePair(undefined, { clientNoContextTakeover: true }, 1000).server;
     expect((await inflateNow(exact, wireOf(Buffer.alloc(1000)))).result!.length).toBe(1000);
 
-    const bombed = pair(undefined, { clientNoContextTakeover: true }, 1024 * 1024).server;
+    const bombed = deflatePair(undefined, { clientNoContextTakeover: true }, 1024 * 1024).server;
     const bomb = wireOf(Buffer.alloc(16 * 1024 * 1024));
     expect(bomb.length).toBeLessThan(SYNC_INFLATE_INPUT_LIMIT);
     const got = await inflateNow(bombed, bomb);
@@ -140,7 +117,7 @@ describe('decompressNow', () => {
   });
 
   test('the output check runs on every piece, across the budget, and its error fails the message', async () => {
-    const { server } = pair(undefined, { clientNoContextTakeover: true });
+    const { server } = deflatePair(undefined, { clientNoContextTakeover: true });
     let seen = 0;
     const utf8 = new Utf8Stream();
     const check = (chunk: Buffer): WebSocketError | null => {
@@ -159,7 +136,7 @@ describe('decompressNow', () => {
   });
 
   test('invalid compressed data: 1007 at once, every later call fails alike, no stray error later', async () => {
-    const { server } = pair(undefined);
+    const { server } = deflatePair(undefined);
     const got = await inflateNow(server, Buffer.from([0xff, 0xff, 0xff, 0xff]));
     expect(got.sync).toBe(true);
     expect((got.error as WebSocketError).code).toBe('WS_ERR_INVALID_COMPRESSED_DATA');
@@ -170,7 +147,7 @@ describe('decompressNow', () => {
   });
 
   test('a message ending with a final block, then the next one on a fresh stream', async () => {
-    const { server } = pair(undefined);
+    const { server } = deflatePair(undefined);
     const finished = zlib.deflateRawSync(text(50));
     const got = await inflateNow(server, finished);
     expect(got.sync).toBe(true);
@@ -180,7 +157,7 @@ describe('decompressNow', () => {
   });
 
   test('past one budget of synchronous output, the next message takes a thread-pool round trip (fairness)', async () => {
-    const { server } = pair(undefined, { clientNoContextTakeover: true });
+    const { server } = deflatePair(undefined, { clientNoContextTakeover: true });
     const message = Buffer.alloc(100 * 1024, 3);
     const wire = wireOf(message);
     const modes: boolean[] = [];
