@@ -106,6 +106,9 @@ describe.each(INTEGRATIONS)('%s demo', (id) => {
     await until(a.page, `document.getElementById('members').textContent.includes('ann, bob')`);
 
     await say(a.page, 'hello from ann');
+    // Bob answers what he has seen: without this wait his own line can be drawn before ann's arrives (a race
+    // seen once under a loaded full run, not an ordering fault).
+    await until(b.page, `document.getElementById('log').textContent.includes('hello from ann')`);
     await say(b.page, 'hi ann, bob here');
     for (const { page } of [a, b]) {
       await until(page, `document.querySelectorAll('#log li:not(.notice):not(.pending) time[datetime]').length === 2`);
