@@ -125,6 +125,13 @@ describe('loading', () => {
     for (const line of esModules) expect(line).toMatch(/\/dist\/esm\/index\.js$/);
   });
 
+  test('the installed core starts its deflate worker for a dedicated publish burst, and every message arrives', async () => {
+    const result = await run(process.execPath, [join(project, 'offload.mjs')], 60_000);
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ threadsAdded: expect.any(Number), allInOrder: true });
+    expect((JSON.parse(result.stdout) as { threadsAdded: number }).threadsAdded).toBeGreaterThan(0);
+  });
+
   test.each(PACKAGES)('@wskit/%s loads with require and import without warnings', async (name) => {
     const script = join(project, `load-${name}.cjs`);
     writeFileSync(

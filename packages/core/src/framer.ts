@@ -232,7 +232,13 @@ export class Framer implements FanoutTarget {
         this.socket.destroy(error ?? undefined);
         return;
       }
-      this.writeData(opcode, options.fin, first, result, true, options.mask, cb);
+      // A publish deflated off this call (thread pool, deflate worker) still joins the fan-out pump.
+      this.pumped = options.whole === true;
+      try {
+        this.writeData(opcode, options.fin, first, result, true, options.mask, cb);
+      } finally {
+        this.pumped = false;
+      }
       if (options.fin && this.deferred !== null) this.releaseDeferred();
       this.drain();
     });

@@ -9,6 +9,7 @@
 import * as zlib from 'node:zlib';
 import { WebSocketError } from './errors.js';
 import type { ExtensionParams } from './extension-header.js';
+import { noteSyncDeflate, offloadDeflate, shouldOffload } from './deflate-offload.js';
 import { deflateAlone, independentDeflater, SYNC_DEFLATE_LIMIT, SyncDeflater } from './sync-deflate.js';
 import { SYNC_INFLATE_BUDGET, SYNC_INFLATE_INPUT_LIMIT, SyncInflater, withTail } from './sync-inflate.js';
 import { sharedZlibLimiter, type ZlibLimiter } from './zlib-limiter.js';
@@ -28,6 +29,11 @@ export interface PerMessageDeflateOptions {
   threshold?: number;
   /** zlib operations in flight at once, process-wide; the first instance created sets it. Default 10. */
   concurrencyLimit?: number;
+  /**
+   * Whether this side's whole messages without context takeover may be deflated by the process's deflate
+   * worker thread when one event-loop run deflates many of them (deflate-offload.ts). Default true.
+   */
+  deflateWorker?: boolean;
 }
 
 export type PerMessageDeflateParams = Record<string, string | number | true>;
@@ -154,6 +160,8 @@ interface Task {
   check?: InflateOutputCheck;
   /** Inflate: the rest of a message begun synchronously (its tail included, its output so far kept). */
   continued?: boolean;
+  /** Deflate: a whole message without context takeover, given to the deflate worker (deflate-offload.ts). */
+  offload?: boolean;
 }
 
 /** One direction's ordered queue; `release` frees the limiter slot held by the running task. */
@@ -443,8 +451,25 @@ export class PerMessageDeflate {
   /** Deflates a message (`fin`) or one fragment of it; the callback gets that frame's payload. */
   compress(data: Buffer, fin: boolean, cb: PerMessageDeflateCallback): void {
     this.#requireNegotiated();
+    const offload = this.#offloadable(data, fin) && shouldOffload();
     this.#deflateMidMessage = !fin;
-    this.#enqueue(this.#deflateLane, { data, fin, cb }, (task) => this.#startDeflate(task));
+    this.#enqueue(this.#deflateLane, { data, fin, cb, offload }, (task) => this.#startDeflate(task));
+  }
+
+  /** A whole small message without context takeover, with nothing queued before it: it may go anywhere. */
+  #offloadable(data: Buffer, fin: boolean): boolean {
+    const lane = this.#deflateLane;
+    return (
+      fin &&
+      !this.#deflateMidMessage &&
+      data.length <= SYNC_DEFLATE_LIMIT &&
+      !lane.active &&
+      lane.tasks.length === 0 &&
+      !this.#closed &&
+      this.independentWindowBits !== 0 &&
+      this.#options.deflateWorker !== false &&
+      this.#options.zlibDeflateOptions?.dictionary === undefined
+    );
   }
 
   /**
@@ -461,11 +486,16 @@ export class PerMessageDeflate {
     const noTakeover = this.#isServer ? n.serverNoContextTakeover : n.clientNoContextTakeover;
     // A whole message without context takeover takes a turn on a process-wide context: no stream of our own.
     if (noTakeover && fin && !this.#deflateMidMessage) {
+      // In a burst, some go to the deflate worker instead (compress() sends them there).
+      if (shouldOffload() && this.#offloadable(data, fin)) return null;
       let shared = this.#independent;
       if (shared === undefined || (shared !== null && !shared.usable)) {
         shared = this.#independent = independentDeflater(this.#ownWindowBits(), this.#options.zlibDeflateOptions);
       }
-      if (shared !== null) return deflateAlone(shared, data);
+      if (shared !== null) {
+        noteSyncDeflate();
+        return deflateAlone(shared, data);
+      }
     }
     let sync = this.#syncDeflate;
     if (sync === null || !sync.usable) {
@@ -537,6 +567,11 @@ export class PerMessageDeflate {
     const task = lane.tasks.shift();
     if (task === undefined) return;
     lane.active = true;
+    // The worker bounds what it holds itself; the limiter is for the thread pool.
+    if (task.offload === true) {
+      start(task);
+      return;
+    }
     this.#limiter.add((done) => {
       if (this.#closed) {
         done();
@@ -690,6 +725,12 @@ export class PerMessageDeflate {
   }
 
   #startDeflate(task: Task): void {
+    if (task.offload === true) {
+      offloadDeflate(task.data, this.#ownWindowBits(), this.#options.zlibDeflateOptions, (err, result) => {
+        if (!this.#closed) this.#finishDeflate(task, err, result);
+      });
+      return;
+    }
     const stream = this.#deflate ?? this.#createDeflate();
     this.#deflateTask = task;
     // Writes are sync-flushed (see #createDeflate), an empty one too: one thread-pool round trip per message.
