@@ -18,7 +18,9 @@
  *   stream of their own for it. Sockets with context takeover are compressed one by one.
  * - 'dedicated': every socket's copy is deflated on its own, as send() does: a message up to 16 KiB on the
  *   publishing call (sync-deflate.ts), on a process-wide context where the socket has no context takeover and
- *   on the socket's own stream where it has; larger ones through that stream on the thread pool.
+ *   on the socket's own stream where it has; larger ones through that stream on the thread pool. Past the
+ *   first 16 of a publish, every other copy without context takeover is deflated by the deflate worker thread
+ *   meanwhile (deflate-offload.ts).
  *
  * Slow consumers: with a policy `{ limit, action }` (per hub, overridable per topic), a subscriber whose
  * bufferedAmount plus the frame would pass `limit` either misses the message (`skip`, counted per socket and
