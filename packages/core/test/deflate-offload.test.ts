@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
-import { WebSocket } from '@wskit/core';
+import { WebSocket, type PerMessageDeflateOptions, type WebSocketServer } from '@wskit/core';
 import { deflateBatch, JOB_FIELDS } from '../src/deflate-batch.js';
 import {
   deflateOffloadState,
@@ -165,17 +165,33 @@ function messagesOf(client: RawClient): string[] {
     .map((f) => (f.rsv1 ? inflateAlone(f.payload) : f.payload).toString());
 }
 
+/**
+ * A server with dedicated topic compression and `count` raw clients offering server_no_context_takeover, all
+ * connected; `body` gets the server's sockets; everything is closed afterwards.
+ */
+async function withDedicated(
+  count: number,
+  body: (wss: WebSocketServer, sockets: WebSocket[], clients: RawClient[]) => Promise<void>,
+  deflate: PerMessageDeflateOptions = {},
+): Promise<void> {
+  const { wss, port } = await wskitServer({
+    perMessageDeflate: { threshold: 0, serverNoContextTakeover: true, ...deflate },
+    topics: { compression: 'dedicated' },
+  });
+  const clients = await rawClients(port, count);
+  try {
+    expect(await until(() => wss.clients.size === count)).toBe(true);
+    await body(wss, [...wss.clients], clients);
+  } finally {
+    for (const c of clients) c.socket.destroy();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  }
+}
+
 describe('server role: dedicated publishes and sends to raw clients', () => {
   test('a burst is split between this thread and the worker; every socket gets every message, in call order', async () => {
     const SOCKETS = 64;
-    const { wss, port } = await wskitServer({
-      perMessageDeflate: { threshold: 0, serverNoContextTakeover: true },
-      topics: { compression: 'dedicated' },
-    });
-    const clients = await rawClients(port, SOCKETS);
-    try {
-      expect(await until(() => wss.clients.size === SOCKETS)).toBe(true);
-      const sockets = [...wss.clients];
+    await withDedicated(SOCKETS, async (wss, sockets, clients) => {
       for (const ws of sockets) ws.subscribe('t');
       const expected: string[] = [];
       // Two runs of publishes and per-socket sends mixed, then a run while the first answers are out.
@@ -201,63 +217,37 @@ describe('server role: dedicated publishes and sends to raw clients', () => {
       const total = SOCKETS * expected.length;
       expect(answered).toBeGreaterThan(total / 4);
       expect(answered).toBeLessThan((total * 3) / 4);
-    } finally {
-      for (const c of clients) c.socket.destroy();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-    }
+    });
   });
 
   test('a lone send and a small publish stay synchronous (nothing waits for the worker)', async () => {
-    const { wss, port } = await wskitServer({
-      perMessageDeflate: { threshold: 0, serverNoContextTakeover: true },
-      topics: { compression: 'dedicated' },
-    });
-    const clients = await rawClients(port, 4);
-    try {
-      expect(await until(() => wss.clients.size === 4)).toBe(true);
-      for (const ws of wss.clients) ws.subscribe('t');
+    await withDedicated(4, async (wss, sockets, clients) => {
+      for (const ws of sockets) ws.subscribe('t');
       for (let i = 0; i < 3; i++) {
         wss.publish('t', `hello ${i}`, { compress: true });
         await tick();
       }
       for (const c of clients) expect(await c.until(() => messagesOf(c).length === 3)).toBe(true);
       expect(deflateOffloadState().answered).toBe(0);
-    } finally {
-      for (const c of clients) c.socket.destroy();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-    }
+    });
   });
 
   test('perMessageDeflate.deflateWorker false keeps a burst on this thread', async () => {
-    const SOCKETS = 40;
-    const { wss, port } = await wskitServer({
-      perMessageDeflate: { threshold: 0, serverNoContextTakeover: true, deflateWorker: false },
-      topics: { compression: 'dedicated' },
-    });
-    const clients = await rawClients(port, SOCKETS);
-    try {
-      expect(await until(() => wss.clients.size === SOCKETS)).toBe(true);
-      for (const ws of wss.clients) ws.subscribe('t');
-      for (let i = 0; i < 3; i++) wss.publish('t', `m${i} ${'z'.repeat(100)}`, { compress: true });
-      for (const c of clients) expect(await c.until(() => messagesOf(c).length === 3)).toBe(true);
-      expect(deflateOffloadState()).toMatchObject({ running: false, answered: 0 });
-    } finally {
-      for (const c of clients) c.socket.destroy();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-    }
+    await withDedicated(
+      40,
+      async (wss, sockets, clients) => {
+        for (const ws of sockets) ws.subscribe('t');
+        for (let i = 0; i < 3; i++) wss.publish('t', `m${i} ${'z'.repeat(100)}`, { compress: true });
+        for (const c of clients) expect(await c.until(() => messagesOf(c).length === 3)).toBe(true);
+        expect(deflateOffloadState()).toMatchObject({ running: false, answered: 0 });
+      },
+      { deflateWorker: false },
+    );
   });
 
   test('sockets closing while the worker holds their messages: the others still get theirs, nothing throws', async () => {
-    const SOCKETS = 64;
-    const { wss, port } = await wskitServer({
-      perMessageDeflate: { threshold: 0, serverNoContextTakeover: true },
-      topics: { compression: 'dedicated' },
-    });
-    const clients = await rawClients(port, SOCKETS);
-    const errors: Error[] = [];
-    try {
-      expect(await until(() => wss.clients.size === SOCKETS)).toBe(true);
-      const sockets = [...wss.clients];
+    await withDedicated(64, async (wss, sockets, clients) => {
+      const errors: Error[] = [];
       for (const ws of sockets) {
         ws.subscribe('t');
         ws.on('error', (err: Error) => errors.push(err));
@@ -270,10 +260,7 @@ describe('server role: dedicated publishes and sends to raw clients', () => {
       for (const c of kept) expect(await c.until(() => messagesOf(c).length === 5, 10_000)).toBe(true);
       expect(await until(() => deflateOffloadState().pendingBatches === 0)).toBe(true);
       expect(errors).toEqual([]);
-    } finally {
-      for (const c of clients) c.socket.destroy();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-    }
+    });
   });
 });
 
@@ -322,15 +309,8 @@ describe('a worker that fails loses nothing', () => {
     const script = join(dir, `${_name.replace(/\W+/g, '-')}.js`);
     writeFileSync(script, source);
     setDeflateWorkerScript(script);
-    const SOCKETS = 40;
-    const { wss, port } = await wskitServer({
-      perMessageDeflate: { threshold: 0, serverNoContextTakeover: true },
-      topics: { compression: 'dedicated' },
-    });
-    const clients = await rawClients(port, SOCKETS);
-    try {
-      expect(await until(() => wss.clients.size === SOCKETS)).toBe(true);
-      for (const ws of wss.clients) ws.subscribe('t');
+    await withDedicated(40, async (wss, sockets, clients) => {
+      for (const ws of sockets) ws.subscribe('t');
       const expected = [0, 1, 2, 3].map((i) => `${i} ${'y'.repeat(200)}`);
       for (const m of expected) wss.publish('t', m, { compress: true });
       for (const c of clients) expect(await c.until(() => messagesOf(c).length === 4, 10_000)).toBe(true);
@@ -339,10 +319,7 @@ describe('a worker that fails loses nothing', () => {
       await tick();
       for (let i = 0; i < OFFLOAD_BURST * 2; i++) noteSyncDeflate();
       expect(shouldOffload()).toBe(false);
-    } finally {
-      for (const c of clients) c.socket.destroy();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-    }
+    });
   });
 });
 
