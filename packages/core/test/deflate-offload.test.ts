@@ -23,7 +23,7 @@ import {
 } from '../src/deflate-offload.js';
 import { deflateIndependently, SYNC_DEFLATE_LIMIT } from '../src/sync-deflate.js';
 import { NAME, text } from './deflate-pair.js';
-import { OP, rawServer, rawUpgraded, wskitServer, type RawClient, type RawPeer } from './helpers.js';
+import { OP, rawServer, rawUpgraded, shutdown, wskitServer, type RawClient, type RawPeer } from './helpers.js';
 
 const BUILT_WORKER = join(__dirname, '..', 'dist', 'cjs', 'deflate-worker.js');
 const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
@@ -184,7 +184,7 @@ async function withDedicated(
     await body(wss, [...wss.clients], clients);
   } finally {
     for (const c of clients) c.socket.destroy();
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    await shutdown(wss);
   }
 }
 
