@@ -260,4 +260,44 @@ describe.each(['server', 'client'] as const)('%s role under attack', (role) => {
     },
     30_000,
   );
+
+  test('compressed sends in bursts the deflate worker shares, the peer never reads: maxBufferedAmount ends it, RSS bounded', async () => {
+    // No context takeover on the endpoint's side, so its bursts go partly to the worker; random bytes do not
+    // shrink, so what waits in the worker counts as it will on the wire.
+    const deflate =
+      role === 'server'
+        ? { threshold: 0 }
+        : { threshold: 0, clientNoContextTakeover: true, serverNoContextTakeover: false };
+    const offer = role === 'server' ? 'server_no_context_takeover' : 'client_no_context_takeover';
+    const a = await attack(
+      role,
+      {
+        options: { perMessageDeflate: deflate, maxBufferedAmount: 4 * MiB },
+        // A turn every 10 ms, so the worker (started by the first burst) answers before the limit is reached.
+        send: { size: 8 * 1024, perTurn: 64, turns: 400, everyMs: 10 },
+      },
+      `permessage-deflate; ${offer}`,
+    );
+    try {
+      a.socket.pause();
+      const watch = rssWatch(a.target.pid);
+      a.target.peer.child.stdin.write('SEND\n');
+      const close = await a.target.line('CLOSE', 20_000);
+      const { growth } = watch.stop();
+      const [, sent, offloaded] = (await a.target.line('SENT', 1000))!.split(' ').map(Number);
+      report(`${role}: compressed bursts to a peer that never reads`, {
+        sent,
+        'deflated by the worker': offloaded,
+        close,
+        'RSS growth': mib(growth),
+      });
+      expect(close).toMatch(/^CLOSE 1006 \d+ \d+ send buffer limit exceeded$/);
+      expect(offloaded).toBeGreaterThan(0);
+      // Not the 400 × 64 the loop would send if nothing stopped it.
+      expect(sent).toBeLessThan(400 * 64);
+      expect(growth).toBeLessThan(BOUND);
+    } finally {
+      await a.close();
+    }
+  }, 30_000);
 });
