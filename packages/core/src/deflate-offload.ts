@@ -51,7 +51,8 @@ let nextId = 1;
 /** Batches sent and not yet answered, by id. */
 const pending = new Map<number, { jobs: Job[]; bytes: number }>();
 let pendingBytes = 0;
-/** Jobs answered by the worker (tests). */
+/** Jobs handed to the worker, and jobs it answered (tests). */
+let offloaded = 0;
 let answered = 0;
 /** Jobs of the batch being collected during this run, sent at its end. */
 let batch: Job[] = [];
@@ -113,6 +114,7 @@ export function offloadDeflate(
 ): void {
   countInRun();
   runOffloaded++;
+  offloaded++;
   pendingBytes += data.length;
   batch.push({ data, windowBits, options, cb });
   if (!flushQueued) {
@@ -235,6 +237,7 @@ export function resetDeflateOffload(): void {
   pending.clear();
   pendingBytes = 0;
   if (running !== null) void running.terminate();
+  offloaded = 0;
   answered = 0;
   endRun();
 }
@@ -245,7 +248,8 @@ export function deflateOffloadState(): {
   failed: boolean;
   pendingBatches: number;
   pendingBytes: number;
+  offloaded: number;
   answered: number;
 } {
-  return { running: worker !== null, failed, pendingBatches: pending.size, pendingBytes, answered };
+  return { running: worker !== null, failed, pendingBatches: pending.size, pendingBytes, offloaded, answered };
 }
